@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: domainops.libvirt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to domainops.libvirt: waiting for a guest with libvirt events instead of
+# sleep loops (lifecycle changes, reboots, device removal). Not a public API.
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import LibvirtCallError
+
+try:
+    import libvirt
+except ImportError:  # reported by LibvirtModule through missing_required_lib
+    libvirt = None
+
+_loop_lock = threading.Lock()
+_loop_started = False
+
+# Events only wake a waiter up; the condition is always re-read from libvirt. The
+# re-read also runs this often without an event, so a wait survives an event lost
+# while libvirtd restarts.
+_RECHECK_SECONDS = 2.0
+
+
+def start_event_loop():
+    """Register libvirt's default event loop and run it in a daemon thread (once per process).
+
+    libvirt requires this before the connection whose events are wanted is opened.
+    """
+    global _loop_started
+    with _loop_lock:
+        if _loop_started:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+        thread = threading.Thread(target=_run_event_loop, name='libvirt-events')
+        thread.daemon = True
+        thread.start()
+        _loop_started = True
+
+
+def _run_event_loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+class DomainEvents(object):
+    """Listens to one domain's events while a task waits for it.
+
+    Use as a context manager, opened *before* the call whose effect is awaited, so
+    that no event can slip past between the call and the wait.
+    """
+
+    def __init__(self, conn, dom):
+        self.conn = conn
+        self.dom = dom
+        self._cond = threading.Condition()
+        self.removed_aliases = []
+        self.removal_failed = []
+        self.reboots = 0
+        self.lifecycle = []  # (event name, detail) in order of arrival
+        self.connection_lost = False
+        self._callback_ids = []
+        self._close_registered = False
+        self._generation = 0
+
+    def __enter__(self):
+        register = self.conn.domainEventRegisterAny
+        self._callback_ids = [
+            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None),
+            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None),
+            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed, None),
+            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._on_removal_failed, None),
+        ]
+        try:
+            self.conn.registerCloseCallback(self._on_close, None)
+            self._close_registered = True
+        except libvirt.libvirtError:  # test:// and some drivers have no close callback
+            self._close_registered = False
+        return self
+
+    def __exit__(self, *exc):
+        for callback_id in self._callback_ids:
+            try:
+                self.conn.domainEventDeregisterAny(callback_id)
+            except libvirt.libvirtError:
+                pass  # connection already gone; nothing left to deregister
+        if self._close_registered:
+            try:
+                self.conn.unregisterCloseCallback()
+            except libvirt.libvirtError:
+                pass
+        return False
+
+    def _notify(self):
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def _on_lifecycle(self, _conn, _dom, event, detail, _opaque):
+        self.lifecycle.append((event, detail))
+        self._notify()
+
+    def _on_reboot(self, _conn, _dom, _opaque):
+        self.reboots += 1
+        self._notify()
+
+    def _on_device_removed(self, _conn, _dom, alias, _opaque):
+        self.removed_aliases.append(alias)
+        self._notify()
+
+    def _on_removal_failed(self, _conn, _dom, alias, _opaque):
+        self.removal_failed.append(alias)
+        self._notify()
+
+    def _on_close(self, _conn, _reason, _opaque):
+        self.connection_lost = True
+        self._notify()
+
+    def wait(self, condition, timeout):
+        """Wait until condition() is true or `timeout` seconds pass; returns (met, seconds waited).
+
+        condition() re-reads libvirt; it is evaluated at once, after every event and at
+        least every few seconds. A lost connection to libvirtd ends the wait with an error.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            seen = self._generation
+            if self.connection_lost:
+                raise LibvirtCallError('the connection to libvirtd was lost while waiting '
+                                       '(%.1f s); the guest was left as it was' % (time.monotonic() - started))
+            # Evaluated without the lock: it calls libvirt, and the event thread must
+            # stay free to deliver events meanwhile.
+            if condition():
+                return True, round(time.monotonic() - started, 3)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, round(time.monotonic() - started, 3)
+            with self._cond:
+                if self._generation == seen:  # nothing arrived since the check
+                    self._cond.wait(min(left, _RECHECK_SECONDS))

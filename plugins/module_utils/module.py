@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: domainops.libvirt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Internal to domainops.libvirt: the AnsibleModule every module of the collection uses.
+# It adds the connection options, opens one connection per task, and funnels every
+# expected failure into one fail_json. Not a public API.
+
+from __future__ import annotations
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.domainops.libvirt.plugins.module_utils.connection import (
+    CONNECTION_ARGUMENT_SPEC, close_connection, describe_libvirt_error, open_connection, resolve_uri)
+from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
+    SELECTOR_ARGUMENT_SPEC, canonical_uuid, lookup_domain, selector_label)
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import DomainOpsError, InputError
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+
+try:
+    import lxml.etree  # noqa: F401  only checked here; domain_xml imports it where used
+    HAS_LXML = True
+except ImportError:
+    HAS_LXML = False
+
+
+class Task(object):
+    """What a module's handler works with: parameters, the connection and the actions taken."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.uri = resolve_uri(module.params)
+        self.conn = None
+        self.domain_label = selector_label(module.params.get('name'), module.params.get('uuid'))
+        self.actions = []
+        self.warnings = []
+
+    def mutate(self, action, func, *args):
+        """Record `action`; call `func(*args)` unless in check mode.
+
+        Every call that changes something goes through here, so check mode reports
+        the very actions a real run takes, and a failure can say what was done.
+        """
+        self.actions.append(action)
+        if self.check_mode:
+            return None
+        try:
+            return func(*args)
+        except libvirt.libvirtError:
+            self.actions.pop()  # it was attempted, not done
+            raise
+
+    def lookup(self, required=True):
+        """The domain the task's name/uuid selects (None if absent and not required)."""
+        name, uuid = self.params.get('name'), self.params.get('uuid')
+        if uuid is not None:
+            uuid = canonical_uuid(uuid)
+        dom = lookup_domain(self.conn, name=name, uuid=uuid)
+        if dom is None and required:
+            raise InputError('domain %s not found on %s; nothing was changed' % (self.domain_label, self.uri))
+        if dom is not None:
+            self.domain_label = "'%s'" % dom.name()
+        return dom
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+class LibvirtModule(AnsibleModule):
+    """AnsibleModule with the shared connection options (and, if asked, the name/uuid selector)."""
+
+    def __init__(self, argument_spec, with_selector=True, **kwargs):
+        spec = dict(CONNECTION_ARGUMENT_SPEC)
+        mutually_exclusive = list(kwargs.pop('mutually_exclusive', []))
+        if with_selector:
+            spec.update(SELECTOR_ARGUMENT_SPEC)
+            mutually_exclusive.append(('name', 'uuid'))
+        spec.update(argument_spec)
+        super(LibvirtModule, self).__init__(argument_spec=spec, mutually_exclusive=mutually_exclusive, **kwargs)
+        if libvirt is None:
+            self.fail_json(msg=missing_required_lib('libvirt-python'))
+        if not HAS_LXML:
+            self.fail_json(msg=missing_required_lib('lxml'))
+
+    def run(self, handler, readonly=False, events=False):
+        """Open the connection, call handler(task) -> result dict, report it; always close."""
+        task = Task(self)
+        started = time.monotonic()
+        try:
+            if events:
+                from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
+                start_event_loop()
+            task.conn = open_connection(self.params, readonly=readonly)
+            result = handler(task)
+        except DomainOpsError as err:
+            self._fail(task, err.msg, err.details)
+        except libvirt.libvirtError as err:
+            where = 'on %s' % task.uri
+            if task.domain_label:
+                where += ' for domain %s' % task.domain_label
+            self._fail(task, 'libvirt failed %s: %s' % (where, describe_libvirt_error(err)), {})
+        finally:
+            close_connection(task.conn)
+        for message in task.warnings:
+            self.warn(message)
+        result.setdefault('changed', False)
+        if not readonly:
+            result.setdefault('actions', task.actions)
+        result.setdefault('elapsed', round(time.monotonic() - started, 3))
+        self.exit_json(**result)
+
+    def _fail(self, task, msg, details):
+        if task.actions and 'actions' not in details:
+            done = 'would have been done' if task.check_mode else 'already done'
+            msg = '%s (%s before the failure: %s)' % (msg, done, ', '.join(task.actions))
+        details.setdefault('actions', task.actions)
+        for message in task.warnings:
+            self.warn(message)
+        self.fail_json(msg=msg, **details)
