@@ -57,4 +57,12 @@ attributes:
     support: full
     membership:
       - domainops.libvirt.libvirt
+  idempotent:
+    description:
+      - When run twice with the same options, the second run reports no change (for modules that change something),
+        because the module compares what is asked with what is there first.
+  platform:
+    description: Runs on any POSIX host that can reach the hypervisor through libvirt.
+    support: full
+    platforms: posix
 '''

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -93,7 +92,6 @@ class LibvirtModule(AnsibleModule):
     def run(self, handler, readonly=False, events=False):
         """Open the connection, call handler(task) -> result dict, report it; always close."""
         task = Task(self)
-        started = time.monotonic()
         try:
             if events:
                 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
@@ -114,7 +112,6 @@ class LibvirtModule(AnsibleModule):
         result.setdefault('changed', False)
         if not readonly:
             result.setdefault('actions', task.actions)
-        result.setdefault('elapsed', round(time.monotonic() - started, 3))
         self.exit_json(**result)
 
     def _fail(self, task, msg, details):

@@ -77,6 +77,12 @@ def minimal_domain_xml(name, memory_mib=64, extra=''):
     )
 
 
+@pytest.fixture(name='minimal_domain_xml')
+def minimal_domain_xml_fixture():
+    """The builder above, for test files (conftest modules are not importable by name)."""
+    return minimal_domain_xml
+
+
 @pytest.fixture
 def define_domain(conn):
     """define_domain(xml) -> virDomain; every domain defined this way is removed after the test."""

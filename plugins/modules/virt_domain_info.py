@@ -1,0 +1,205 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: domainops.libvirt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: virt_domain_info
+short_description: List libvirt domains with their state, resources, disks and interfaces
+version_added: 0.1.0
+description:
+  - Without O(name) or O(uuid), returns every domain of the hypervisor, narrowed by libvirt's
+    own listing filters (O(active), O(persistent), O(autostart), O(has_snapshot),
+    O(has_managed_save), O(states)).
+  - With O(name) or O(uuid), returns that one domain; RV(domains) is empty when it does not
+    exist, which is not a failure.
+  - The number of libvirt calls does not grow with the number of domains, except one XML read
+    per domain, made side by side.
+  - Opens a read-only connection, except when O(xml_flags) contains V(secure).
+author:
+  - domainops.libvirt developers
+extends_documentation_fragment:
+  - domainops.libvirt.connection
+  - domainops.libvirt.connection.selector
+  - domainops.libvirt.connection.attributes
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything.
+  diff_mode:
+    support: N/A
+    details: The module never changes anything.
+options:
+  active:
+    description:
+      - V(true) lists only running, paused and otherwise active domains; V(false) only inactive ones.
+      - Not set lists both.
+    type: bool
+  persistent:
+    description: V(true) lists only persistent (defined) domains; V(false) only transient ones.
+    type: bool
+  autostart:
+    description: V(true) lists only domains that start with the host; V(false) only the others.
+    type: bool
+  has_snapshot:
+    description: V(true) lists only domains with snapshots; V(false) only domains without.
+    type: bool
+  has_managed_save:
+    description: V(true) lists only domains with a managed save image; V(false) only domains without.
+    type: bool
+  states:
+    description:
+      - List only domains in one of these states. V(other) is any state but running, paused
+        and shut off (for example crashed or pmsuspended).
+    type: list
+    elements: str
+    choices: [running, paused, shutoff, other]
+  xml:
+    description: Also return each domain's XML description in RV(domains[].xml).
+    type: bool
+    default: false
+  xml_flags:
+    description:
+      - How the XML is read, libvirt's C(VIR_DOMAIN_XML_*) flags.
+      - V(inactive) gives the persistent definition instead of the running configuration,
+        V(secure) includes secrets such as graphics passwords (needs a read-write connection),
+        V(update_cpu) shows the CPU as the host provides it, V(migratable) the form used for migration.
+      - Disks and interfaces in the result are read from the same XML.
+    type: list
+    elements: str
+    choices: [inactive, secure, update_cpu, migratable]
+    default: []
+notes:
+  - Filters cannot be combined with O(name) or O(uuid).
+seealso:
+  - module: domainops.libvirt.virt_domain_state
+  - name: libvirt domain XML format
+    description: What each element of the returned XML means.
+    link: https://libvirt.org/formatdomain.html
+'''
+
+EXAMPLES = r'''
+- name: Every domain on the hypervisor
+  domainops.libvirt.virt_domain_info:
+  register: all_domains
+
+- name: Running domains that start with the host, on a remote hypervisor
+  domainops.libvirt.virt_domain_info:
+    uri: qemu+ssh://root@hv1.example.com/system
+    states: [running]
+    autostart: true
+
+- name: One domain by UUID, with its persistent XML
+  domainops.libvirt.virt_domain_info:
+    uuid: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0
+    xml: true
+    xml_flags: [inactive]
+  register: web1
+
+- name: Names of shut-off domains
+  ansible.builtin.debug:
+    msg: "{{ all_domains.domains | selectattr('state', 'equalto', 'shutoff') | map(attribute='name') | list }}"
+'''
+
+RETURN = r'''
+domains:
+  description: The domains found, in libvirt's order. Empty when O(name) or O(uuid) matches none.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Domain name.
+      type: str
+      sample: web1
+    uuid:
+      description: Domain UUID, lower-case with dashes.
+      type: str
+      sample: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0
+    id:
+      description: The hypervisor's ID of a running domain; V(null) when inactive.
+      type: int
+      sample: 7
+    state:
+      description: One of V(nostate), V(running), V(blocked), V(paused), V(shutdown) (in progress), V(shutoff), V(crashed), V(pmsuspended).
+      type: str
+      sample: running
+    state_reason:
+      description: Why the domain is in that state, libvirt's reason in lower case (for example V(booted), V(user), V(destroyed), V(shutdown)).
+      type: str
+      sample: booted
+    persistent:
+      description: Whether the domain has a persistent definition (V(false) for a transient domain).
+      type: bool
+      sample: true
+    autostart:
+      description: Whether the domain starts with the host.
+      type: bool
+      sample: false
+    vcpus:
+      description: Number of virtual CPUs currently in use (configured count when inactive).
+      type: int
+      sample: 2
+    memory_kib:
+      description: Current memory in KiB (balloon size when running).
+      type: int
+      sample: 1048576
+    max_memory_kib:
+      description: Configured memory in KiB.
+      type: int
+      sample: 1048576
+    cpu_time_ns:
+      description: CPU time used in nanoseconds; V(null) when inactive.
+      type: int
+      sample: 5413000000
+    disks:
+      description: The domain's disks.
+      type: list
+      elements: dict
+      sample:
+        - {target: vda, bus: virtio, device: disk, type: file, source: /var/lib/libvirt/images/web1.qcow2, format: qcow2}
+        - {target: sda, bus: sata, device: cdrom, type: file, source: null, format: raw}
+    interfaces:
+      description: The domain's network interfaces (mac, type, source, model).
+      type: list
+      elements: dict
+      sample:
+        - {mac: '52:54:00:6b:3c:58', type: network, source: default, model: virtio}
+    xml:
+      description: The domain XML, read with O(xml_flags).
+      returned: when O(xml=true)
+      type: str
+      sample: "<domain type='kvm'>...</domain>"
+'''
+
+from ansible_collections.domainops.libvirt.plugins.module_utils.info import STATE_FILTERS, XML_FLAGS, gather, validate_filters
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+
+
+def list_domains(task):
+    validate_filters(task.params)
+    return dict(changed=False, domains=gather(task))
+
+
+def main():
+    module = LibvirtModule(
+        argument_spec=dict(
+            active=dict(type='bool'),
+            persistent=dict(type='bool'),
+            autostart=dict(type='bool'),
+            has_snapshot=dict(type='bool'),
+            has_managed_save=dict(type='bool'),
+            states=dict(type='list', elements='str', choices=sorted(STATE_FILTERS)),
+            xml=dict(type='bool', default=False),
+            xml_flags=dict(type='list', elements='str', choices=sorted(XML_FLAGS), default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(list_domains, readonly='secure' not in module.params['xml_flags'])
+
+
+if __name__ == '__main__':
+    main()

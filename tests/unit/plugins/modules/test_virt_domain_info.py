@@ -1,0 +1,114 @@
+# virt_domain_info in-process on test:///default (real libvirt code, no daemon).
+import libvirt
+import pytest
+
+from ansible_collections.domainops.libvirt.plugins.modules import virt_domain_info
+
+
+DISK_AND_NIC = (
+    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+    "<source file='/var/lib/images/a.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+    "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+    "<interface type='network'><mac address='52:54:00:12:34:56'/><source network='default'/>"
+    "<model type='virtio'/></interface>"
+)
+
+
+def by_name(result, name):
+    return [d for d in result['domains'] if d['name'] == name]
+
+
+def test_lists_every_domain_with_fields(run_module, define_domain, unique_name, minimal_domain_xml):
+    define_domain(minimal_domain_xml(unique_name, memory_mib=128, extra=DISK_AND_NIC))
+    result = run_module(virt_domain_info, {})
+    assert result['changed'] is False
+    names = [d['name'] for d in result['domains']]
+    assert 'test' in names and unique_name in names
+    entry = by_name(result, unique_name)[0]
+    assert entry['state'] == 'shutoff'
+    assert entry['id'] is None and entry['cpu_time_ns'] is None
+    assert entry['persistent'] is True and entry['autostart'] is False
+    assert entry['max_memory_kib'] == 131072 and entry['memory_kib'] == 131072
+    assert entry['vcpus'] == 1
+    assert entry['disks'] == [
+        dict(target='vda', bus='virtio', device='disk', type='file', source='/var/lib/images/a.qcow2', format='qcow2'),
+        dict(target='hdc', bus='ide', device='cdrom', type='file', source=None, format=None),
+    ]
+    assert entry['interfaces'] == [dict(mac='52:54:00:12:34:56', type='network', source='default', model='virtio')]
+    assert 'xml' not in entry
+
+
+def test_running_domain_has_id_and_cpu_time(run_module, conn):
+    entry = by_name(run_module(virt_domain_info, {'name': 'test'}), 'test')[0]
+    assert entry['state'] == 'running' and entry['id'] == conn.lookupByName('test').ID()
+    assert entry['cpu_time_ns'] > 0
+
+
+@pytest.mark.parametrize('filters, expect_test, expect_new', [
+    ({'active': True}, True, False),
+    ({'active': False}, False, True),
+    ({'states': ['shutoff']}, False, True),
+    ({'states': ['running', 'paused']}, True, False),
+    ({'states': ['other']}, False, False),
+    ({'persistent': True}, True, True),
+    ({'persistent': False}, False, False),
+    ({'autostart': True}, False, True),
+    ({'autostart': False}, True, False),
+    ({'has_snapshot': False}, True, True),
+    ({'has_managed_save': True}, False, False),
+])
+def test_filters_are_libvirts(run_module, define_domain, unique_name, minimal_domain_xml, filters, expect_test, expect_new):
+    define_domain(minimal_domain_xml(unique_name)).setAutostart(1)
+    names = [d['name'] for d in run_module(virt_domain_info, filters)['domains']]
+    assert ('test' in names) is expect_test
+    assert (unique_name in names) is expect_new
+
+
+def test_lookup_by_uuid_any_spelling(run_module, define_domain, unique_name, minimal_domain_xml):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    spelled = dom.UUIDString().replace('-', '').upper()
+    result = run_module(virt_domain_info, {'uuid': spelled})
+    assert [d['uuid'] for d in result['domains']] == [dom.UUIDString()]
+
+
+def test_missing_domain_is_empty_not_failure(run_module, unique_name):
+    assert run_module(virt_domain_info, {'name': unique_name}) == dict(changed=False, domains=[])
+
+
+def test_xml_with_flags(run_module, conn):
+    dom = conn.lookupByName('test')
+    result = run_module(virt_domain_info, {'name': 'test', 'xml': True, 'xml_flags': ['inactive', 'secure']})
+    assert result['domains'][0]['xml'] == dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+
+
+def test_transient_domain(run_module, conn, unique_name, minimal_domain_xml):
+    dom = conn.createXML(minimal_domain_xml(unique_name), 0)
+    try:
+        entry = run_module(virt_domain_info, {'persistent': False})['domains']
+        assert [(d['name'], d['persistent'], d['autostart']) for d in entry] == [(unique_name, False, False)]
+    finally:
+        dom.destroy()
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'uuid': 'not-a-uuid'}, "invalid uuid 'not-a-uuid'"),
+    ({'name': 'a', 'uuid': '6695eb01-f6a4-8304-79aa-97f2502e193f'}, 'mutually exclusive: name|uuid'),
+    ({'xml_flags': ['bogus']}, 'value of xml_flags must be one or more of'),
+    ({'states': ['sleeping']}, 'value of states must be one or more of'),
+    ({'name': 'test', 'active': True}, 'filters (active) cannot be combined with name or uuid'),
+    ({'uri': 'qemu+unix:///system?socket=/nonexistent/sock'}, 'cannot connect to libvirt at qemu+unix:///system?socket=/nonexistent/sock'),
+    ({'uri': 'test:///default', 'name': 'test', 'xml': True, 'xml_flags': ['update_cpu']}, 'libvirt failed on test:///default for domain'),
+])
+def test_bad_input_is_one_clear_line(run_module, args, message):
+    result = run_module(virt_domain_info, args)
+    assert result['failed'] is True
+    assert message in result['msg']
+    assert '\n' not in result['msg']
+    assert 'Traceback' not in result['msg']
+
+
+def test_check_mode_same_answer(run_module):
+    def without_cpu_time(result):  # the running test domain's clock moves on
+        return [dict(d, cpu_time_ns=None) for d in result['domains']]
+    assert without_cpu_time(run_module(virt_domain_info, {'name': 'test'}, check=True)) == \
+        without_cpu_time(run_module(virt_domain_info, {'name': 'test'}))
