@@ -93,10 +93,7 @@ def gather(task):
     if not domains:
         return []
 
-    stats_groups = 0
-    for group in _STATS_GROUPS:
-        stats_groups |= _flag(group)
-    stats = dict((dom.UUIDString(), values) for dom, values in conn.domainListGetStats(domains, stats_groups, 0))
+    stats = _bulk_stats(conn, domains)
     autostart = _uuids(conn, 'VIR_CONNECT_LIST_DOMAINS_AUTOSTART')
     persistent = _uuids(conn, 'VIR_CONNECT_LIST_DOMAINS_PERSISTENT')
 
@@ -107,7 +104,12 @@ def gather(task):
     read_flags = flags if want_xml else 0
 
     def read(dom):
-        return dom.XMLDesc(read_flags)
+        try:
+            return dom.XMLDesc(read_flags)
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None  # undefined by someone else since the listing
+            raise
 
     if len(domains) > 1:
         with ThreadPoolExecutor(max_workers=_XML_READERS) as pool:
@@ -117,12 +119,31 @@ def gather(task):
 
     result = []
     for dom, xml_text in zip(domains, documents):
+        if xml_text is None:
+            continue
         uuid = dom.UUIDString()
         entry = describe_entry(dom, stats.get(uuid, {}), xml_text, uuid in autostart, uuid in persistent)
         if want_xml:
             entry['xml'] = xml_text
         result.append(entry)
     return result
+
+
+def _bulk_stats(conn, domains):
+    """Statistics of all listed domains in one call, keyed by UUID."""
+    groups = 0
+    for group in _STATS_GROUPS:
+        groups |= _flag(group)
+    # NOWAIT: a domain busy with a long job must not hold up the whole listing.
+    nowait = getattr(libvirt, 'VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT', 0)
+    try:
+        pairs = conn.domainListGetStats(domains, groups, nowait)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            raise
+        # A listed domain vanished meanwhile: ask for whatever exists now instead.
+        pairs = conn.getAllDomainStats(groups, nowait)
+    return dict((dom.UUIDString(), values) for dom, values in pairs)
 
 
 def describe_entry(dom, stats, xml_text, autostart, persistent):

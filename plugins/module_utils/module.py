@@ -41,6 +41,7 @@ class Task(object):
         self.domain_label = selector_label(module.params.get('name'), module.params.get('uuid'))
         self.actions = []
         self.warnings = []
+        self.readonly = False
 
     def mutate(self, action, func, *args):
         """Record `action`; call `func(*args)` unless in check mode.
@@ -92,6 +93,7 @@ class LibvirtModule(AnsibleModule):
     def run(self, handler, readonly=False, events=False):
         """Open the connection, call handler(task) -> result dict, report it; always close."""
         task = Task(self)
+        task.readonly = readonly
         try:
             if events:
                 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
@@ -115,10 +117,11 @@ class LibvirtModule(AnsibleModule):
         self.exit_json(**result)
 
     def _fail(self, task, msg, details):
-        if task.actions and 'actions' not in details:
-            done = 'would have been done' if task.check_mode else 'already done'
-            msg = '%s (%s before the failure: %s)' % (msg, done, ', '.join(task.actions))
-        details.setdefault('actions', task.actions)
         for message in task.warnings:
             self.warn(message)
+        if not task.readonly:  # a read-only task has no actions to report
+            if task.actions and 'actions' not in details:
+                done = 'would have been done' if task.check_mode else 'already done'
+                msg = '%s (%s before the failure: %s)' % (msg, done, ', '.join(task.actions))
+            details.setdefault('actions', task.actions)
         self.fail_json(msg=msg, **details)
