@@ -18,7 +18,8 @@ die() { printf '\033[1;31m[setup] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 # iptables must be there before libvirtd starts, or isolated networks fail later.
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
           qemu-utils libvirt-dev pkg-config iptables busybox-static cpio xz-utils
-          ca-certificates)
+          ca-certificates shellcheck)
+# (ansible-test sanity's shellcheck test is skipped silently without the shellcheck program.)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -87,7 +88,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$venv/bin/pip" install -q -r "$req" || die "pip install -r $req failed"
   echo "$want" >"$stamp"
 fi
-say "venv ready: $("$venv/bin/ansible" --version | head -n1)"
+say "venv ready: $("$venv/bin/ansible" --version | sed -n 1p)"
 
 # pytest and ansible find the collection as ansible_collections.domainops.libvirt here.
 link=$repo/.build/collections/ansible_collections/domainops/libvirt

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# THE test command: sets the machine up, then runs every suite (or the ones named).
+#
+#   scripts/test.sh                  setup + tiny guest + every suite
+#   scripts/test.sh unit sanity      only these suites (setup still runs first)
+#   scripts/test.sh --list           the suite names
+#
+# Suites: unit (pytest tests/unit, in-process test driver), system (pytest tests/system,
+# real libvirtd), sanity (scripts/sanity.sh: ansible-test on the newest and oldest
+# ansible-core), integration (scripts/integration.sh), molecule (molecule test --all in
+# extensions/, when it has scenarios), build (ansible-galaxy collection build + install
+# into a temp dir + ansible-doc of every module from the installed copy).
+# Every named suite runs even when an earlier one failed; a summary table with the time
+# of each follows, then "N passed, N failed" (suites). Exit 1 when any failed.
+# Must work on a brand-new Debian 12 machine as root (CI: .ci/run).
+set -uo pipefail  # no -e: a failing suite must not stop the others
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${DOMAINOPS_VENV:-$repo/.venv}
+all_suites=(unit system sanity integration molecule build)
+bold=$'\033[1m' red=$'\033[1;31m' green=$'\033[1;32m' yellow=$'\033[1;33m' off=$'\033[0m'
+[ -t 1 ] || { bold='' red='' green='' yellow='' off=''; }
+say() { printf '%s[test]%s %s\n' "$bold" "$off" "$*"; }
+
+if [ "${1:-}" = --list ]; then printf '%s\n' "${all_suites[@]}"; exit 0; fi
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=("${all_suites[@]}")
+for s in "${suites[@]}"; do
+  printf '%s\n' "${all_suites[@]}" | grep -qx -- "$s" || { echo "unknown suite '$s' (known: ${all_suites[*]})" >&2; exit 2; }
+done
+
+names=() results=() times=() notes=()
+record() { names+=("$1"); results+=("$2"); times+=("$3"); notes+=("${4:-}"); }
+
+# pytest exit 5 means "no tests collected": for a suite that must have tests, a failure.
+run_pytest() {
+  local dir=$1
+  if [ ! -d "$repo/$dir" ]; then note="$dir does not exist"; return 1; fi
+  (cd "$repo" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$dir")
+  local rc=$?
+  case $rc in
+    0) return 0 ;;
+    5) note="no tests collected in $dir"; return 1 ;;
+    *) note="pytest exit $rc"; return 1 ;;
+  esac
+}
+
+suite_unit() { run_pytest tests/unit; }
+suite_system() { run_pytest tests/system; }
+suite_sanity() { "$repo/scripts/sanity.sh"; }
+suite_integration() { "$repo/scripts/integration.sh"; }
+
+suite_molecule() {
+  local scenarios
+  scenarios=$(find "$repo/extensions/molecule" -mindepth 2 -maxdepth 2 -name molecule.yml 2>/dev/null | wc -l)
+  if [ "$scenarios" = 0 ]; then note="no scenarios in extensions/molecule"; return 3; fi
+  # molecule runs ansible-config & co. from PATH.
+  (cd "$repo/extensions" && PATH=$venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$repo/.build/collections \
+     "$venv/bin/molecule" test --all)
+}
+
+# Proves the built tarball: build from a clean copy of the checkout's files (never the
+# venvs or build output lying in the work tree), install it alone into a temp dir and
+# load every module's documentation from there.
+suite_build() {
+  local tmp src tarball installed modules m doc_path fails=0
+  # shellcheck source=scripts/lib/ansible-test.sh
+  . "$repo/scripts/lib/ansible-test.sh"
+  tmp=$(mktemp -d) || return 1
+  src=$(ansible_test_copy build) || return 1
+  (cd "$src" && "$venv/bin/ansible-galaxy" collection build --force --output-path "$tmp/dist") || { note="ansible-galaxy collection build failed"; return 1; }
+  tarball=$(find "$tmp/dist" -name "domainops-libvirt-*.tar.gz" | head -n1)
+  [ -n "$tarball" ] || { note="no tarball built"; return 1; }
+  echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(tar -tzf "$tarball" | wc -l) entries)"
+  "$venv/bin/ansible-galaxy" collection install --offline -p "$tmp/collections" "$tarball" || { note="ansible-galaxy collection install failed"; return 1; }
+  installed=$tmp/collections/ansible_collections/domainops/libvirt
+  mapfile -t modules < <(find "$installed/plugins/modules" -maxdepth 1 -name '*.py' ! -name '__init__.py' -printf '%f\n' 2>/dev/null | sed 's/\.py$//' | sort)
+  [ ${#modules[@]} -gt 0 ] || { note="no modules in the built collection"; return 1; }
+  for m in "${modules[@]}"; do
+    # Only the installed copy is on the collections path (cwd /: no adjacent collections).
+    doc_path=$(cd / && ANSIBLE_COLLECTIONS_PATH=$tmp/collections "$venv/bin/ansible-doc" -j "domainops.libvirt.$m" 2>"$tmp/err" |
+      "$venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); print(next(iter(d.values()))["doc"]["filename"])' 2>/dev/null)
+    if [ -n "$doc_path" ] && [ "${doc_path#"$installed"/}" != "$doc_path" ]; then
+      echo "ansible-doc domainops.libvirt.$m: ok"
+    else
+      echo "ansible-doc domainops.libvirt.$m: FAILED"; cat "$tmp/err"; fails=$((fails + 1))
+    fi
+  done
+  rm -rf "$tmp"
+  [ $fails = 0 ] || { note="$fails module(s) without loadable docs"; return 1; }
+  note="${#modules[@]} modules documented"
+}
+
+total_start=$(date +%s)
+
+# --- set-up: nothing can run without it ---------------------------------------------
+say "scripts/setup.sh"
+start=$(date +%s)
+if ! "$repo/scripts/setup.sh"; then
+  echo "${red}set-up failed: no suite can run${off}"
+  echo "0 passed, ${#suites[@]} failed"
+  exit 1
+fi
+record setup ok $(( $(date +%s) - start ))
+export DOMAINOPS_SKIP_SETUP=1  # the suite scripts need not repeat it
+# The collection as ansible_collections.domainops.libvirt for pytest and molecule.
+export ANSIBLE_COLLECTIONS_PATH=$repo/.build/collections
+
+# --- the tiny guest (system and integration tests boot it) ---------------------------
+guest_failed=0
+if [ -x "$repo/tests/guest/build.sh" ] || [ -f "$repo/tests/guest/build.sh" ]; then
+  say "tests/guest/build.sh"
+  start=$(date +%s)
+  if guest_paths=$(bash "$repo/tests/guest/build.sh"); then
+    record guest ok $(( $(date +%s) - start )) "$(printf '%s' "$guest_paths" | tr '\n' ' ')"
+  else
+    record guest FAIL $(( $(date +%s) - start )) "tests/guest/build.sh failed"
+    guest_failed=1
+  fi
+fi
+
+# --- the suites ----------------------------------------------------------------------
+for s in "${suites[@]}"; do
+  say "suite $s"
+  note=''
+  start=$(date +%s)
+  "suite_$s"
+  rc=$?
+  elapsed=$(( $(date +%s) - start ))
+  case $rc in
+    0) record "$s" PASS "$elapsed" "$note" ;;
+    3) record "$s" SKIP "$elapsed" "$note" ;;
+    *) record "$s" FAIL "$elapsed" "${note:-exit $rc}" ;;
+  esac
+  say "suite $s: ${results[-1]} (${elapsed} s)"
+done
+
+# --- summary ---------------------------------------------------------------------------
+passed=0 failed=$guest_failed skipped=0
+echo
+printf '%s%-12s %-6s %7s  %s%s\n' "$bold" step result seconds note "$off"
+for i in "${!names[@]}"; do
+  case ${results[$i]} in
+    PASS) color=$green; passed=$((passed + 1)) ;;
+    FAIL) color=$red; [ "${names[$i]}" = guest ] || failed=$((failed + 1)) ;;
+    SKIP) color=$yellow; skipped=$((skipped + 1)) ;;
+    *) color='' ;;
+  esac
+  printf '%-12s %s%-6s%s %7s  %s\n' "${names[$i]}" "$color" "${results[$i]}" "$off" "${times[$i]}" "${notes[$i]}"
+done
+printf '%-12s %-6s %7s\n' total '' $(( $(date +%s) - total_start ))
+[ $skipped = 0 ] || echo "($skipped suite(s) skipped: nothing to run)"
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
