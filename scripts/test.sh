@@ -72,7 +72,8 @@ suite_build() {
   tarball=$(find "$tmp/dist" -name "domainops-libvirt-*.tar.gz" | head -n1)
   [ -n "$tarball" ] || { note="no tarball built"; return 1; }
   echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(tar -tzf "$tarball" | wc -l) entries)"
-  "$venv/bin/ansible-galaxy" collection install --offline -p "$tmp/collections" "$tarball" || { note="ansible-galaxy collection install failed"; return 1; }
+  # Its own collections path only: otherwise galaxy sees the dev link and installs nothing.
+  ANSIBLE_COLLECTIONS_PATH=$tmp/collections "$venv/bin/ansible-galaxy" collection install --offline --force -p "$tmp/collections" "$tarball" || { note="ansible-galaxy collection install failed"; return 1; }
   installed=$tmp/collections/ansible_collections/domainops/libvirt
   mapfile -t modules < <(find "$installed/plugins/modules" -maxdepth 1 -name '*.py' ! -name '__init__.py' -printf '%f\n' 2>/dev/null | sed 's/\.py$//' | sort)
   [ ${#modules[@]} -gt 0 ] || { note="no modules in the built collection"; return 1; }
