@@ -522,10 +522,19 @@ def _identity_label(key):
     parts = []
     for part in rest:
         if isinstance(part, tuple):
-            part = ':'.join('%s' % p for p in part if p is not None)
+            part = _source_label(part)
         if part is not None and part != '':
             parts.append('%s' % part)
     return '%s[%s]' % (tag, ','.join(parts)) if parts else tag
+
+
+def _source_label(key):
+    """A hostdev/interface source key as text: pci:0000:06:12.3, usb:0x046d:0xc077."""
+    if len(key) == 5 and key[0] == 'pci' and all(isinstance(p, int) for p in key[1:]):
+        return 'pci:%04x:%02x:%02x.%x' % key[1:]
+    if key and key[0] == 'usb' and len(key) >= 3 and all(isinstance(p, int) for p in key[1:3]):
+        return 'usb:0x%04x:0x%04x' % key[1:3]
+    return ':'.join('%s' % p for p in key if p is not None)
 
 
 def _key_matches(desired_key, actual_key):
@@ -622,6 +631,10 @@ def _is_implicit(dev, desired_devices):
         return not any(c.get('type') == kind for c in desired_devices.findall('controller'))
     if tag == 'audio':
         return True
+    if tag == 'console' and desired_devices.find('serial') is not None:
+        target = dev.find('target')  # the copy of serial 0 (rule X3)
+        return (target is not None and target.get('type') == 'serial'
+                and parse_int(target.get('port')) in (None, 0))
     return False
 
 
@@ -645,9 +658,12 @@ def find_device(domain_root, device_element):
 # ---------------------------------------------------------------------------
 
 class _Context(object):
-    def __init__(self, aliases, side, actual=None, desired=None):
+    def __init__(self, aliases, side, actual=None, desired=None, fill_defaults=True):
         self.aliases = aliases or {}
         self.side = side          # 'desired' or 'actual'
+        # Rules with sides='actual' write libvirt's implicit defaults into the
+        # actual tree; only for comparing, never into a definition (merge).
+        self.fill_defaults = fill_defaults
         self.actual = actual      # the canonical actual root, for rules 7 and 8
         self.desired = desired
 
@@ -787,16 +803,36 @@ def _rule_unix_channel_bind(root, ctx):
             channel.remove(source)
 
 
+def _rule_console_mirrors_serial(root, ctx):
+    # Measured here: with a <serial>, libvirt makes the first console whose
+    # target is a serial port (or unset) a copy of serial 0, whatever its own
+    # type; what the user wrote for it never shows, so it is not compared.
+    devices = root.find('devices')
+    if devices is None or devices.find('serial') is None:
+        return
+    console = devices.find('console')
+    if console is None:
+        return
+    target = console.find('target')
+    target_type = target.get('type') if target is not None else None
+    port = parse_int(target.get('port')) if target is not None else None
+    if target_type in (None, 'serial') and port in (None, 0):
+        devices.remove(console)
+
+
 def _rule_default_values(root, ctx):
+    # libvirt omits these values when they are the default. Filling the default
+    # into the actual tree (instead of dropping it from the desired one) keeps
+    # "desired says default, actual has another value" a difference.
     for driver in root.iterfind('devices/disk/driver'):
-        if driver.get('cache') == 'default':
-            del driver.attrib['cache']
+        if driver.get('cache') is None:
+            driver.set('cache', 'default')
     for driver in root.iterfind('devices/interface/driver'):
-        if parse_int(driver.get('queues')) == 1:
-            del driver.attrib['queues']
-    for stats in root.iterfind('devices/memballoon/stats'):
-        if parse_int(stats.get('period')) == 0:
-            stats.getparent().remove(stats)
+        if driver.get('queues') is None:
+            driver.set('queues', '1')
+    for memballoon in root.iterfind('devices/memballoon'):
+        if memballoon.find('stats') is None:
+            etree.SubElement(memballoon, 'stats').set('period', '0')
 
 
 def _rule_reserved_target_dev(root, ctx):
@@ -852,10 +888,10 @@ def _rule_metadata_one_per_namespace(root, ctx):
 
 
 def _rule_vcpu_current(root, ctx):
+    # libvirt drops current when it equals the count: absent means "all of them".
     vcpu = root.find('vcpu')
-    if vcpu is not None and vcpu.get('current') is not None:
-        if parse_int(vcpu.get('current')) == parse_int(vcpu.text):
-            del vcpu.attrib['current']
+    if vcpu is not None and vcpu.get('current') is None and _text(vcpu):
+        vcpu.set('current', vcpu.text.strip())
 
 
 def _rule_graphics_autoport(root, ctx):
@@ -892,16 +928,20 @@ RULES = (
     Rule('10', 'both', _rule_cpusets, 'cpusets/nodesets -> sorted ranges, exclusions applied'),
     Rule('6', 'desired', _rule_unix_channel_bind,
          'unix channel bind source without path (or in the channel dir) -> absent'),
-    Rule('14', 'desired', _rule_default_values,
-         "default values dropped: disk cache='default', queues='1', stats period='0'"),
+    Rule('14', 'actual', _rule_default_values,
+         "values libvirt drops as default (disk cache='default', interface driver queues='1', "
+         "memballoon stats period='0') are filled into the actual tree for comparing"),
     Rule('15', 'desired', _rule_reserved_target_dev, 'interface target dev vnet*/macvtap* -> absent'),
     Rule('16', 'both', _rule_uuids, 'UUIDs lower case with dashes'),
     Rule('17', 'desired', _rule_vram, 'video vram rounded up to a power of two'),
     Rule('18', 'desired', _rule_user_alias_only, 'device aliases without ua- prefix -> absent'),
     Rule('21', 'both', _rule_mac_lower, 'MAC addresses lower case'),
     Rule('22', 'desired', _rule_metadata_one_per_namespace, 'one <metadata> child per namespace'),
-    Rule('23', 'both', _rule_vcpu_current, 'vcpu current equal to the count -> absent'),
+    Rule('23', 'actual', _rule_vcpu_current,
+         'vcpu current absent in actual means current = count (libvirt drops it when equal)'),
     Rule('24', 'desired', _rule_graphics_autoport, "graphics port ignored when autoport='yes'"),
+    Rule('X3', 'desired', _rule_console_mirrors_serial,
+         'the first serial-type console is a copy of serial 0 when there is a serial'),
     Rule('X2', 'desired', _rule_controller_index,
          'controller without index gets the lowest free index of its type, as libvirt does'),
     Rule('3', 'both', None, 'devices order across classes ignored: devices are paired by identity'),
@@ -919,7 +959,11 @@ RULES = (
 
 def _canonicalise(root, ctx):
     for rule in RULES:
-        if rule.apply is not None and (rule.sides == 'both' or rule.sides == ctx.side):
+        if rule.apply is None:
+            continue
+        if rule.sides == 'actual' and not ctx.fill_defaults:
+            continue
+        if rule.sides == 'both' or rule.sides == ctx.side:
             rule.apply(root, ctx)
     return root
 
@@ -1065,19 +1109,21 @@ class _Comparer(object):
 
 
 def _device_label(desired, actual=None):
-    """Label for a device: its identity, from the actual device when paired
-    (so an interface shows its MAC even when desired did not give one)."""
+    """Label for a device: its identity as the desired XML gives it, with the
+    parts it left open taken from the paired actual device."""
     key = device_identity(desired)
-    if actual is not None and (None in key or key[:2] == ('interface', 'source')):
-        key = device_identity(actual)
+    if actual is not None and None in key and desired.tag != 'interface':
+        other = device_identity(actual)
+        if len(other) == len(key):
+            key = tuple(o if k is None else k for k, o in zip(key, other))
     return _identity_label(key)
 
 
-def _prepare(desired_root, actual_root, aliases):
+def _prepare(desired_root, actual_root, aliases, for_merge=False):
     desired_root = _as_element(desired_root)
     actual_root = _as_element(actual_root)
     actual = copy.deepcopy(actual_root)
-    _canonicalise(actual, _Context(aliases, 'actual'))
+    _canonicalise(actual, _Context(aliases, 'actual', fill_defaults=not for_merge))
     desired = copy.deepcopy(desired_root)
     _canonicalise(desired, _Context(aliases, 'desired', actual=actual, desired=desired))
     # Identity keys are required in desired devices: raise before comparing.
@@ -1208,7 +1254,7 @@ def merge_domain(desired_root, actual_root, aliases=None):
     devices that are missing are added and actual devices of a type the desired
     XML manages but does not list are dropped.
     """
-    desired, actual = _prepare(desired_root, actual_root, aliases)
+    desired, actual = _prepare(desired_root, actual_root, aliases, for_merge=True)
     result = actual
     old_memory = result.findtext('memory')
     old_current = result.findtext('currentMemory')
