@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: domainops.libvirt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: virt_domain_state
+short_description: Define, start, stop, pause, reboot and undefine libvirt domains
+version_added: 0.1.0
+description:
+  - Makes a libvirt domain (virtual machine) defined as O(xml) says and brings it to the run
+    state O(state) asks for, from whatever state it is in. Does nothing when it is already there.
+  - With O(xml), the desired definition is compared with the domain's persistent (inactive)
+    definition. Only what O(xml) contains is compared, after the same normalisation libvirt applies
+    (memory units, machine aliases, MAC case, ...), so defining the same XML again is no change.
+    When something differs, the domain's current definition with O(xml) overlaid is defined, so
+    unchanged devices keep their addresses and MAC addresses.
+  - Changing the definition of a running domain does not change the running guest; the result says
+    so with RV(restart_required). The module never restarts a domain unless O(state) asks for it.
+  - Waits (graceful shutdown, reboot) use libvirt events, within O(timeout).
+extends_documentation_fragment:
+  - domainops.libvirt.connection
+  - domainops.libvirt.connection.selector
+  - domainops.libvirt.connection.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode compares and plans exactly as a real run and reports the same RV(actions),
+        without calling anything that changes the domain.
+      - libvirt validates a definition only when it is defined, so check mode cannot detect
+        O(xml) that libvirt would refuse.
+  diff_mode:
+    support: full
+    details:
+      - Shows the run state before and after and, with O(xml), the persistent definition before
+        and after as pretty-printed XML with secrets masked.
+  idempotent:
+    support: partial
+    details:
+      - Every state but V(rebooted) and V(reset) is idempotent; those two are actions and always
+        report a change.
+options:
+  name:
+    description:
+      - Name of the domain. Mutually exclusive with O(uuid).
+      - With O(xml), it must equal the C(<name>) in O(xml), and is taken from there when not given.
+        Renaming a domain is not supported.
+    type: str
+  uuid:
+    description:
+      - UUID of the domain, with or without dashes, in any case. Mutually exclusive with O(name).
+      - With O(xml), it must equal the C(<uuid>) in O(xml) if that has one; a domain defined new
+        with O(uuid) needs a C(<uuid>) in O(xml).
+    type: str
+  xml:
+    description:
+      - The desired domain definition (a C(<domain>) document), needed when the domain does not exist yet.
+      - Elements and attributes it does not contain are left as they are in the existing definition.
+      - With O(state=absent), it only identifies the domain.
+    type: str
+  state:
+    description:
+      - V(present) - defined (as O(xml) says, when given); the run state is left as it is. Without
+        O(xml), only checks that the domain exists.
+      - V(running) - running. A paused domain is resumed, a suspended-to-memory one woken up, a shut-off
+        or crashed one started. A shutdown in progress is awaited first, then the domain is started.
+      - V(paused) - suspended. A shut-off domain is started paused (on drivers that cannot start
+        paused, it is started and suspended at once, with a warning).
+      - V(shutdown) - asks the guest to shut down (see O(shutdown_mode)) and waits until it is shut
+        off, at most O(timeout) seconds. A paused guest is resumed first, as it cannot react otherwise.
+        On timeout the task fails naming the state the domain is in, or with O(force=true) destroys it.
+      - V(destroyed) - powered off at once. Already off is no change.
+      - V(absent) - not defined and not running. A running domain is destroyed first; a transient
+        domain is gone when destroyed. Managed save image, snapshot and checkpoint metadata, NVRAM and
+        TPM state are removed with it. Disk images are removed only with O(remove_storage). An absent
+        domain is no change, also when O(xml) is given.
+      - V(rebooted) - the guest is asked to reboot (see O(shutdown_mode)) and the module waits until
+        it does (libvirt's reboot event), at most O(timeout) seconds. Always a change.
+      - V(reset) - hard reset, like the reset button; no wait. A paused domain stays paused. Always a change.
+      - V(rebooted) and V(reset) start a domain that is shut off (a fresh boot is what they ask for).
+      - Without O(xml), a domain that does not exist is an error for every state but V(absent).
+    type: str
+    choices: [present, running, paused, shutdown, destroyed, absent, rebooted, reset]
+    default: present
+  timeout:
+    description:
+      - Seconds the task may wait in total for the guest (shutdown, reboot, wake-up).
+    type: int
+    default: 120
+  force:
+    description:
+      - With O(state=shutdown), destroy the domain when it has not shut down within O(timeout)
+        instead of failing. The result then warns that it was destroyed.
+    type: bool
+    default: false
+  shutdown_mode:
+    description:
+      - How the guest is asked to shut down or reboot (libvirt's C(VIR_DOMAIN_SHUTDOWN_*) and
+        C(VIR_DOMAIN_REBOOT_*) flags). Several may be given; the hypervisor picks among them.
+      - Empty (the default) lets the hypervisor choose (QEMU - the guest agent if configured, else ACPI).
+      - Not every driver supports every mode; an unsupported one fails and changes nothing.
+    type: list
+    elements: str
+    choices: [acpi, agent, initctl, signal, paravirt]
+    default: []
+  remove_storage:
+    description:
+      - With O(state=absent), also delete the disk images of the domain, after undefining it.
+      - Only the sources of C(<disk type='file' device='disk'>) that are plain files are deleted;
+        never CD-ROMs or floppies, block devices, network disks, backing files, disks marked
+        C(<shareable/>) or C(<readonly/>), or files another domain uses. A file in a libvirt storage
+        pool is deleted as a storage volume; any other file only when the connection is local.
+      - The deleted paths are returned in RV(removed_storage).
+      - Only valid with O(state=absent).
+    type: bool
+    default: false
+  validate:
+    description:
+      - Let libvirt validate O(xml) against its schema when defining (C(VIR_DOMAIN_DEFINE_VALIDATE)),
+        so that misspelt elements are refused instead of silently dropped.
+    type: bool
+    default: true
+notes:
+  - The test driver (V(test:///default)) shuts down at once, rejects O(shutdown_mode) flags, cannot
+    start paused and sends no reboot event; the module copes with each (see O(state)).
+seealso:
+  - module: domainops.libvirt.virt_domain_info
+  - module: domainops.libvirt.virt_domain_autostart
+  - module: domainops.libvirt.virt_domain_device
+author:
+  - domainops.libvirt developers
+'''
+
+EXAMPLES = r'''
+- name: Define a guest from a template and make sure it runs
+  domainops.libvirt.virt_domain_state:
+    xml: "{{ lookup('template', 'web01.xml.j2') }}"
+    state: running
+
+- name: Update the definition only; tell whether a restart is needed
+  domainops.libvirt.virt_domain_state:
+    xml: "{{ lookup('template', 'web01.xml.j2') }}"
+  register: web01
+
+- name: Restart the guest when its new definition needs it
+  when: web01.restart_required
+  block:
+    - name: Shut it down gracefully, power it off after two minutes
+      domainops.libvirt.virt_domain_state:
+        name: web01
+        state: shutdown
+        timeout: 120
+        force: true
+    - name: Start it again with the new definition
+      domainops.libvirt.virt_domain_state:
+        name: web01
+        state: running
+
+- name: Shut down through the guest agent, falling back to ACPI
+  domainops.libvirt.virt_domain_state:
+    name: db01
+    state: shutdown
+    shutdown_mode: [agent, acpi]
+    timeout: 300
+
+- name: Reboot a guest on a remote host and wait for the reboot
+  domainops.libvirt.virt_domain_state:
+    uri: qemu+ssh://root@hv2.example.com/system
+    name: web02
+    state: rebooted
+
+- name: Freeze a guest while its storage is snapshotted
+  domainops.libvirt.virt_domain_state:
+    uuid: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0
+    state: paused
+
+- name: Remove a scratch guest and its disk images
+  domainops.libvirt.virt_domain_state:
+    name: ci-runner-17
+    state: absent
+    remove_storage: true
+'''
+
+RETURN = r'''
+actions:
+  description:
+    - The operations done, in order (in check mode, those a real run would do). Among them
+      V(define), V(create), V(create_paused), V(resume), V(pm_wakeup), V(suspend), V(shutdown),
+      V(destroy), V(undefine), V(reboot), V(reset), V(delete_volume), V(delete_file).
+  returned: always
+  type: list
+  elements: str
+  sample: [define, create]
+domain:
+  description:
+    - The domain after the task (in check mode, as the real run would leave it).
+    - After O(state=absent), its C(state) is V(absent) and C(name)/C(uuid) are the ones it had.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: Name of the domain.
+      type: str
+      sample: web01
+    uuid:
+      description: UUID of the domain.
+      type: str
+      sample: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0
+    id:
+      description: libvirt's id of a running domain; null when it is not running.
+      type: int
+      sample: 7
+    state:
+      description: V(running), V(blocked), V(paused), V(shutdown), V(shutoff), V(crashed),
+        V(pmsuspended), V(nostate) or V(absent).
+      type: str
+      sample: running
+    state_reason:
+      description: libvirt's reason for the state, for example V(booted), V(user), V(shutdown);
+        null in check mode after a planned change.
+      type: str
+      sample: booted
+    persistent:
+      description: Whether the domain has a persistent definition.
+      type: bool
+      sample: true
+    autostart:
+      description: Whether the domain starts with the host.
+      type: bool
+      sample: false
+  sample:
+    name: web01
+    uuid: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0
+    id: 7
+    state: running
+    state_reason: booted
+    persistent: true
+    autostart: false
+waited:
+  description: Seconds spent waiting for the guest.
+  returned: success
+  type: float
+  sample: 1.84
+restart_required:
+  description:
+    - Whether the persistent definition was changed (or would be, in check mode) while the domain
+      runs, and the running guest differs from O(xml); it takes effect at the next start.
+  returned: success
+  type: bool
+  sample: false
+live_differences:
+  description: Paths in O(xml) where the running guest differs from it.
+  returned: when RV(restart_required) is true
+  type: list
+  elements: str
+  sample: ["memory", "vcpu"]
+differences:
+  description:
+    - Paths in O(xml) where the persistent definition differed before the task (relative to
+      C(<domain>), devices named by their identity), without values, so without secrets.
+    - V((new domain\)) when the domain was defined new; V((make persistent\)) first when a transient
+      domain was made persistent.
+  returned: success
+  type: list
+  elements: str
+  sample: ["memory", "devices/disk[vdb]/source/@file"]
+removed_storage:
+  description: Disk image paths deleted (in check mode, that would be deleted).
+  returned: when O(remove_storage=true)
+  type: list
+  elements: str
+  sample: [/var/lib/libvirt/images/ci-runner-17.qcow2]
+diff:
+  description:
+    - With C(--diff), the run state before and after (a C(state:) line) and, with O(xml), the
+      persistent definition before and after, pretty-printed, secrets masked (the state is then an
+      XML comment on the first line).
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before: "<!-- state: shutoff -->\n<domain type='qemu'>\n  <name>web01</name>\n  <memory unit='KiB'>131072</memory>\n</domain>\n"
+    after: "<!-- state: running -->\n<domain type='qemu'>\n  <name>web01</name>\n  <memory unit='KiB'>262144</memory>\n</domain>\n"
+'''
+
+from ansible_collections.domainops.libvirt.plugins.module_utils.lifecycle import (
+    DEFAULT_TIMEOUT, SHUTDOWN_MODES, STATES, manage_domain_state)
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+
+
+def main():
+    module = LibvirtModule(
+        argument_spec=dict(
+            xml=dict(type='str'),
+            state=dict(type='str', default='present', choices=list(STATES)),
+            timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+            force=dict(type='bool', default=False),
+            shutdown_mode=dict(type='list', elements='str', default=[], choices=sorted(SHUTDOWN_MODES)),
+            remove_storage=dict(type='bool', default=False),
+            validate=dict(type='bool', default=True),
+        ),
+        required_one_of=[('name', 'uuid', 'xml')],
+        supports_check_mode=True,
+    )
+    module.run(manage_domain_state, events=True)
+
+
+if __name__ == '__main__':
+    main()
