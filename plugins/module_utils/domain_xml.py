@@ -445,7 +445,7 @@ def _controller_key(dev):
 
 
 def _required(value, message):
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if not value or (isinstance(value, str) and not value.strip()):
         raise InputError(message)
     return value
 
@@ -455,11 +455,12 @@ def _required(value, message):
 # (two qxl videos) are paired in document order.
 _IDENTITY = {
     'disk': lambda d: (_required(d.find('target') is not None and d.find('target').get('dev'),
-                                 'a <disk> device needs <target dev="..."/> to be identified '
-                                 '(libvirt cannot safely detach a disk without it)'),),
+                                 'a <disk> device lacks the element that identifies it: it needs '
+                                 '<target dev="..."/> (libvirt cannot safely detach a disk without it)'),),
     'controller': _controller_key,
     'filesystem': lambda d: (_required(d.find('target') is not None and d.find('target').get('dir'),
-                                       'a <filesystem> device needs <target dir="..."/> to be identified'),),
+                                       'a <filesystem> device lacks the element that identifies it: '
+                                       'it needs <target dir="..."/>'),),
     'hostdev': lambda d: (_required(_hostdev_source_key(d),
                                     'a <hostdev> device needs a <source> with an address, '
                                     'vendor/product or adapter to be identified'),),
