@@ -112,8 +112,10 @@ def _media_differences(desired, actual):
     "unspecified = keep" would otherwise miss."""
     if _is_removable(desired) and desired.find('source') is None:
         source = actual.find('source')
-        if source is not None:
-            inserted = source.get('file') or source.get('dev') or source.get('name') or source.get('volume')
+        # After an eject the live XML keeps an empty <source index='N'/>.
+        inserted = None if source is None else (
+            source.get('file') or source.get('dev') or source.get('name') or source.get('volume'))
+        if inserted is not None:
             return [Difference('disk/source', inserted, None)]
     return []
 
@@ -271,9 +273,13 @@ class DeviceTask(object):
             reason = 'libvirt refused it'
         msg = 'cannot %s %s (%s) in the %s %s: %s: %s' % (
             verb, self.label, scope, where, self.task.domain_label, reason, describe_libvirt_error(err))
+        return msg + self.done_note()
+
+    def done_note(self):
         if not self.task.actions:
-            msg += '; nothing was changed'
-        return msg
+            return '; nothing was changed'
+        done = 'would have been done' if self.task.check_mode else 'already done'
+        return '; %s: %s' % (done, ', '.join(self.task.actions))
 
     def live_update_refused(self, changes, err):
         paths = ', '.join(sorted(set(c.path for c in changes)))
@@ -304,8 +310,9 @@ class DeviceTask(object):
                     after=dict((s, text(el)) for s, el in self.after.items()))
 
     def details(self):
-        """Result keys a failure still reports."""
-        return dict(device=self.device_result(), waited=self.waited)
+        """Result keys a failure still reports (its message already says what was done)."""
+        return dict(device=self.device_result(), waited=self.waited,
+                    actions=list(self.task.actions), changed=bool(self.task.actions))
 
     def result(self):
         device = self.device_result()

@@ -250,7 +250,8 @@ def test_failure_after_a_persistent_change_says_what_was_done(run_module, runnin
     monkeypatch.setattr(devices.DeviceTask, 'read_back', lambda self, scope, predicted: predicted)
     result = run(run_module, running, NEW_DISK)
     assert result['failed']
-    assert 'already done before the failure: attach (config)' in result['msg']
+    assert result['msg'].endswith('; already done: attach (config)')
+    assert result['changed'] is True
     assert result['actions'] == ['attach (config)']
 
 
