@@ -18,15 +18,15 @@ options:
   enabled:
     description:
       - V(true) to start the domain with the host, V(false) not to.
-      - A transient domain (one with no persistent definition) cannot autostart:
-        V(true) fails, V(false) is already the case and reports no change.
+      - A transient domain (one with no persistent definition) cannot autostart, so
+        V(true) fails and V(false) is already the case (no change).
     type: bool
     required: true
 seealso:
   - module: domainops.libvirt.virt_domain_state
   - module: domainops.libvirt.virt_domain_info
 author:
-  - domainops.libvirt contributors
+  - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
   - domainops.libvirt.connection.selector
@@ -40,7 +40,6 @@ attributes:
     support: full
     details: The diff shows C(autostart) before and after.
   idempotent:
-    description: Running the task again with the same input reports no change.
     support: full
 '''
 

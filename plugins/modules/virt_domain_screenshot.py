@@ -42,7 +42,7 @@ seealso:
     description: libvirt's API.
     link: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainScreenshot
 author:
-  - domainops.libvirt contributors
+  - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
   - domainops.libvirt.connection.selector
@@ -59,7 +59,6 @@ attributes:
     description: Returns what changed (or would change in check mode) for C(--diff).
     support: none
   idempotent:
-    description: Running the task again with the same input reports no change.
     support: partial
     details: No change when the screen shows the same picture; a live screen may differ from one shot to the next.
 '''

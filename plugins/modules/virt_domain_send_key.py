@@ -72,7 +72,7 @@ seealso:
     description: libvirt's API and its keycode sets.
     link: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSendKey
 author:
-  - domainops.libvirt contributors
+  - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
   - domainops.libvirt.connection.selector
@@ -86,7 +86,6 @@ attributes:
     description: Returns what changed (or would change in check mode) for C(--diff).
     support: none
   idempotent:
-    description: Running the task again with the same input reports no change.
     support: none
     details: Every run sends the keys again.
 '''
