@@ -119,13 +119,19 @@ def test_bad_destination(run_module, running, tmp_path, where, message):
     assert sorted(os.listdir(str(tmp_path))) == ['adir', 'afile'] and os.listdir(str(tmp_path / 'adir')) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason='root may write to any directory')
 def test_unwritable_directory(run_module, running, tmp_path):
-    locked = tmp_path / 'locked'
-    locked.mkdir()
-    os.chmod(str(locked), 0o555)
-    result = run_module(virt_domain_screenshot, dict(name=running.name(), dest=str(locked / 's.png')))
-    assert result['failed'] is True and 'is not writable' in result['msg']
+    if os.geteuid() == 0:
+        # Root writes through mode bits, but nobody can create a file in /proc.
+        dest, expected = '/proc/domainops-shot.png', 'cannot create a file in /proc'
+    else:
+        locked = tmp_path / 'locked'
+        locked.mkdir()
+        os.chmod(str(locked), 0o555)
+        dest, expected = str(locked / 's.png'), 'is not writable'
+    result = run_module(virt_domain_screenshot, dict(name=running.name(), dest=dest))
+    assert result['failed'] is True and expected in result['msg'] and 'nothing was written' in result['msg']
+    assert result['actions'] == []
+    assert not os.path.exists(dest)
 
 
 def test_failed_write_leaves_nothing_behind(run_module, running, tmp_path, monkeypatch):
