@@ -143,10 +143,10 @@ class DomainStateRun(object):
 
         getattr(self, '_to_' + self.want)()
 
-        if self.want in ('shutdown', 'destroyed', 'absent') or \
-                (self.want in ('running', 'paused') and 'create' in self.task.actions):
-            # The guest stopped or started fresh: it runs (or will run) the new definition.
+        if not self.active or set(self.task.actions) & set(('create', 'create_paused')):
+            # The guest is off or started fresh: it runs (or will run) the new definition.
             self.restart_required = False
+            self.live_differences = []
 
         return self._result(state_before)
 
@@ -283,13 +283,19 @@ class DomainStateRun(object):
         aliases = engine.machine_aliases(self.conn.getCapabilities())
         flags = libvirt.VIR_DOMAIN_DEFINE_VALIDATE if self.params['validate'] else 0
         read_flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        remaining = []  # paths where the stored definition still differs from xml afterwards
 
         was_persistent = self.persistent
+        live_paths = []
+        if self.active:
+            # What the running guest lacks of xml, read before anything is defined.
+            live = engine.parse_xml(self.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE), 'the live XML', ('domain',))
+            live_paths = [d.path for d in engine.compare_domain(self.desired, live, aliases)]
+
         if self.dom is None:
             self.xml_before = ''
             self.differences = ['(new domain)']
-            text = self.params['xml']
-            dom = self._define(text, flags, state='shutoff', active=False, persistent=True)
+            dom = self._define(self.params['xml'], flags, state='shutoff', active=False, persistent=True)
             if dom is not None:
                 self.dom = dom
                 self._refresh()
@@ -297,37 +303,36 @@ class DomainStateRun(object):
         else:
             actual = engine.parse_xml(self.dom.XMLDesc(read_flags), 'the inactive XML', ('domain',))
             self.xml_before = engine.to_text(actual, pretty=True, mask_secrets=True)
-            found = engine.compare_domain(self.desired, actual, aliases)
-            self.differences = [d.path for d in found]
+            self.differences = [d.path for d in engine.compare_domain(self.desired, actual, aliases)]
             if not self.persistent:
                 # Defining a transient domain makes it persistent: a change of its own.
                 self.differences.insert(0, '(make persistent)')
-            if not self.differences:
-                self.xml_after = self.xml_before
-                return
-            planned = engine.merge_domain(self.desired, actual, aliases)
-            self._define(engine.to_text(planned, pretty=False, mask_secrets=False), flags, persistent=True)
-            if self.active:
-                live = engine.parse_xml(self.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE), 'the live XML', ('domain',))
-                self.live_differences = [d.path for d in engine.compare_domain(self.desired, live, aliases)]
-                self.restart_required = bool(self.live_differences)
+            planned = None
+            if self.differences:
+                planned = engine.merge_domain(self.desired, actual, aliases)
+                self._define(engine.to_text(planned, pretty=False, mask_secrets=False), flags, persistent=True)
 
-        if self.check:
+        if planned is None:
+            self.xml_after = self.xml_before
+        elif self.check:
             self.xml_after = engine.to_text(planned, pretty=True, mask_secrets=True)
-            return
-        readback = engine.parse_xml(self.dom.XMLDesc(read_flags), 'the inactive XML', ('domain',))
-        self.xml_after = engine.to_text(readback, pretty=True, mask_secrets=True)
-        remaining = [d.path for d in engine.compare_domain(self.desired, readback, aliases)]
-        if remaining:
-            self.task.warn('libvirt normalised or ignored %s of domain %s: the stored definition still differs '
-                           'from xml there' % (', '.join(remaining), self.task.domain_label))
-        if self.xml_before and was_persistent and self.xml_after == self.xml_before:
-            # The last guard against flapping: libvirt stored exactly what it had.
-            self.ignored_actions += 1
-            self.restart_required = False
-            self.task.warn('domain %s was defined again but libvirt stored the same definition as before '
-                           '(it normalised or ignored %s); reported as no change'
-                           % (self.task.domain_label, ', '.join(self.differences)))
+        else:
+            readback = engine.parse_xml(self.dom.XMLDesc(read_flags), 'the inactive XML', ('domain',))
+            self.xml_after = engine.to_text(readback, pretty=True, mask_secrets=True)
+            remaining = [d.path for d in engine.compare_domain(self.desired, readback, aliases)]
+            if remaining:
+                self.task.warn('libvirt normalised or ignored %s of domain %s: the stored definition still '
+                               'differs from xml there' % (', '.join(remaining), self.task.domain_label))
+            if self.xml_before and was_persistent and self.xml_after == self.xml_before:
+                # The last guard against flapping: libvirt stored exactly what it had.
+                self.ignored_actions += 1
+                self.task.warn('domain %s was defined again but libvirt stored the same definition as before '
+                               '(it normalised or ignored %s); reported as no change'
+                               % (self.task.domain_label, ', '.join(self.differences)))
+
+        # A restart helps only where the stored definition has what the running guest lacks.
+        self.live_differences = [path for path in live_paths if path not in remaining]
+        self.restart_required = bool(self.live_differences)
 
     def _define(self, text, flags, **planned):
         try:

@@ -246,8 +246,11 @@ waited:
   sample: 1.84
 restart_required:
   description:
-    - Whether the persistent definition was changed (or would be, in check mode) while the domain
-      runs, and the running guest differs from O(xml); it takes effect at the next start.
+    - Whether the domain runs with a configuration that lacks parts of O(xml) that its persistent
+      definition has (or will have, in check mode), typically after its definition was changed
+      while it ran. The new definition takes effect at the next start (not at a guest reboot).
+    - Stays true on later runs until the domain is restarted; false without O(xml) and when the
+      task stops or starts the domain.
   returned: success
   type: bool
   sample: false
