@@ -16,6 +16,7 @@ from ansible_collections.domainops.libvirt.plugins.module_utils.domain_xml impor
     Difference, compare_element, device_identity, etree, find_device, merge_domain, parse_xml, to_text)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
+from ansible_collections.domainops.libvirt.plugins.module_utils.events import DomainEvents
 
 try:
     import libvirt
@@ -186,8 +187,9 @@ class DeviceTask(object):
 
     def make_present(self, scope, actual):
         if actual is None:
-            self.call('attach', scope, self.dom.attachDeviceFlags, self.desired)
-            return self.read_back(scope, self.desired)
+            device = self.to_attach()
+            self.call('attach', scope, self.dom.attachDeviceFlags, device)
+            return self.read_back(scope, device)
         changes = differences(self.desired, actual)
         if not changes:
             return actual
@@ -198,6 +200,20 @@ class DeviceTask(object):
                 return self.live_update_refused(changes, err)
         self.call('update', scope, self.dom.updateDeviceFlags, update, refused)
         return self.read_back(scope, update)
+
+    def to_attach(self):
+        """The device to attach: as desired, except that an interface without a MAC
+        takes the one the other scope already has, so that libvirt does not give the
+        running guest and the definition two different MACs."""
+        if self.desired.tag != 'interface' or self.desired.find('mac') is not None:
+            return self.desired
+        for known in list(self.after.values()) + list(self.before.values()):
+            mac = known.find('mac') if known is not None else None
+            if mac is not None:
+                device = copy.deepcopy(self.desired)
+                device.insert(0, etree.Element('mac', address=mac.get('address')))
+                return device
+        return self.desired
 
     def make_absent(self, scope, actual):
         if actual is None:
@@ -211,8 +227,6 @@ class DeviceTask(object):
         return self.detach_live(actual)
 
     def detach_live(self, actual):
-        from ansible_collections.domainops.libvirt.plugins.module_utils.events import DomainEvents
-
         if self.task.check_mode:
             self.call('detach', LIVE, self.dom.detachDeviceFlags, actual)
             return None
@@ -229,6 +243,8 @@ class DeviceTask(object):
 
             def released():
                 if alias is not None and alias in events.removal_failed:
+                    self.waited = round(time.monotonic() - started, 3)
+                    self.after[LIVE] = actual
                     raise LibvirtCallError(
                         'the guest refused to release %s (alias %s): libvirt reported '
                         'DEVICE_REMOVAL_FAILED; it is still attached to the running domain%s'
@@ -241,7 +257,7 @@ class DeviceTask(object):
                 return state['left'] is None
 
             left = max(0.0, timeout - (time.monotonic() - started))
-            released_in_time, _ = events.wait(released, left)
+            released_in_time = events.wait(released, left)[0]
             self.waited = round(time.monotonic() - started, 3)
         if not released_in_time:
             self.after[LIVE] = state.get('left', actual)

@@ -14,7 +14,7 @@ description:
     filesystem, a serial port, console or channel, graphics, video, sound, a watchdog, an
     RNG, a TPM, an input device, a USB redirection, ...) is present in or absent from a
     libvirt domain.
-  - The device is looked up by its identity, not compared as text: a disk by its target
+  - The device is looked up by its identity, not compared as text. A disk is found by its target
     device (C(target/@dev)), an interface by its MAC address, a controller by type and
     index, a filesystem by its target directory, a serial port or console by type and
     target port, a channel by its target name, graphics, video, TPM, watchdog, RNG and
@@ -24,14 +24,14 @@ description:
     so a device can be attached in one and updated in the other in the same task.
   - A missing device is attached. A device that is there but differs from O(xml) is
     updated in place, starting from the device as libvirt has it with O(xml) laid over
-    it, so that addresses and aliases stay. Only what O(xml) says is compared: what it
-    leaves out is kept as it is.
-  - Whether a running device can be updated is libvirt's decision (for QEMU: the medium
+    it, so that addresses and aliases stay. Only what O(xml) says is compared, and what
+    it leaves out is kept as it is.
+  - Whether a running device can be updated is libvirt's decision (for QEMU, the medium
     of a CD-ROM or floppy drive, an interface's link state, bandwidth and filter,
     graphics passwords, ...). When it cannot, the task fails with a message naming what
     cannot change live; the persistent definition is still updated first when the task
     affects it, and the message says so.
-  - For a CD-ROM or floppy drive, O(xml) without C(<source>) means an empty drive: a
+  - For a CD-ROM or floppy drive, O(xml) without C(<source>) means an empty drive, so a
     medium that is inserted is ejected.
   - A device is detached using the device XML libvirt reports (with its address and
     alias), and on a running domain the module then waits until the guest has released
@@ -98,7 +98,7 @@ seealso:
     description: The elements O(xml) may contain.
     link: https://libvirt.org/formatdomain.html#devices
 author:
-  - domainops.libvirt developers
+  - domainops.libvirt developers (@domainops)
 '''
 
 EXAMPLES = r'''
