@@ -1,0 +1,207 @@
+# module_utils/lifecycle.py on libvirt's test driver (test:///default), in-process.
+#
+# The paths the module tests cannot reach on the test driver are driven here with
+# small stand-ins: a guest that ignores shutdown requests, a remote-looking
+# connection, an engine that always sees a difference, reboot events.
+import types
+
+import libvirt
+import pytest
+
+from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml, lifecycle
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
+    InputError, LibvirtCallError, WaitTimeout)
+from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import Task
+
+from conftest import TEST_URI, minimal_domain_xml
+
+DEFAULTS = dict(uri=TEST_URI, name=None, uuid=None, xml=None, state='present', timeout=5, force=False,
+                shutdown_mode=[], remove_storage=False, validate=True)
+
+
+class Proxy(object):
+    """Wraps a libvirt object; attributes given as keywords replace the real ones."""
+
+    def __init__(self, wrapped, **overrides):
+        self._wrapped = wrapped
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped, name)
+
+
+@pytest.fixture
+def events_conn(conn):
+    # Events need the loop registered before the connection opens; the `conn`
+    # fixture keeps the test driver's state alive meanwhile.
+    start_event_loop()
+    connection = libvirt.open(TEST_URI)
+    yield connection
+    connection.close()
+
+
+def make_task(conn, check=False, **params):
+    module = types.SimpleNamespace(params=dict(DEFAULTS, **params), check_mode=check, _diff=False)
+    task = Task(module)
+    task.conn = conn
+    return task
+
+
+def run_state(conn, check=False, dom=None, **params):
+    task = make_task(conn, check=check, **params)
+    run = lifecycle.DomainStateRun(task)
+    if dom is not None:  # hand the run a wrapped domain instead of looking it up
+        run._find_domain = lambda: dom
+    return task, run.run()
+
+
+def test_mode_flags():
+    assert lifecycle.mode_flags([], 'SHUTDOWN') == 0
+    assert lifecycle.mode_flags(['acpi', 'agent'], 'SHUTDOWN') == (
+        libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
+    assert lifecycle.mode_flags(['signal', 'initctl', 'paravirt'], 'REBOOT') == (
+        libvirt.VIR_DOMAIN_REBOOT_SIGNAL | libvirt.VIR_DOMAIN_REBOOT_INITCTL | libvirt.VIR_DOMAIN_REBOOT_PARAVIRT)
+
+
+def test_mode_flags_missing_constant(monkeypatch):
+    monkeypatch.delattr(libvirt, 'VIR_DOMAIN_SHUTDOWN_PARAVIRT')
+    with pytest.raises(InputError, match='VIR_DOMAIN_SHUTDOWN_PARAVIRT'):
+        lifecycle.mode_flags(['paravirt'], 'SHUTDOWN')
+
+
+def test_undefine_flags_follow_what_the_domain_has(conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    task = make_task(conn, name=unique_name)
+    run = lifecycle.DomainStateRun(task)
+    run.dom = dom
+    assert run._undefine_flags() == 0
+    dom.create()
+    dom.managedSave(0)
+    dom.snapshotCreateXML('<domainsnapshot><name>s1</name></domainsnapshot>', 0)
+    assert run._undefine_flags() == (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                                     | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+
+
+def test_undefine_drops_rejected_flags_and_warns(conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name).replace(
+        '</os>', '<loader readonly="yes" type="pflash">/usr/share/OVMF/OVMF_CODE.fd</loader>'
+                 '<nvram>/tmp/%s_VARS.fd</nvram></os>' % unique_name))
+    task = make_task(conn, name=unique_name)
+    run = lifecycle.DomainStateRun(task)
+    run.dom = dom
+    flags = run._undefine_flags()
+    assert flags == libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    run._undefine(flags)
+    assert task.warnings and 'VIR_DOMAIN_UNDEFINE_NVRAM' in task.warnings[0]
+    with pytest.raises(libvirt.libvirtError):
+        conn.lookupByName(unique_name)
+
+
+def test_undefine_other_errors_are_not_swallowed(conn, define_domain, unique_name):
+    def refuse(_flags):
+        raise libvirt.libvirtError('refused')
+    dom = define_domain(minimal_domain_xml(unique_name))
+    run = lifecycle.DomainStateRun(make_task(conn, name=unique_name))
+    run.dom = Proxy(dom, undefineFlags=refuse)
+    with pytest.raises(libvirt.libvirtError):
+        run._undefine(0)
+
+
+def test_shutdown_timeout_names_the_state(events_conn, define_domain, unique_name):
+    # A guest that ignores the request (like one without an OS).
+    dom = define_domain(minimal_domain_xml(unique_name))
+    dom.create()
+    deaf = Proxy(events_conn.lookupByName(unique_name), shutdownFlags=lambda flags: 0)
+    with pytest.raises(WaitTimeout, match="did not shut down within 1 s: it is still running") as failure:
+        run_state(events_conn, dom=deaf, name=unique_name, state='shutdown', timeout=1)
+    assert failure.value.details['waited'] >= 0.9
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+
+def test_shutdown_timeout_with_force_destroys(events_conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    dom.create()
+    deaf = Proxy(events_conn.lookupByName(unique_name), shutdownFlags=lambda flags: 0)
+    task, result = run_state(events_conn, dom=deaf, name=unique_name, state='shutdown', timeout=1, force=True)
+    assert result['changed'] and task.actions == ['shutdown', 'destroy']
+    assert result['domain']['state'] == 'shutoff'
+    assert result['waited'] >= 0.9
+    assert any('destroyed it (force)' in w for w in task.warnings)
+
+
+def test_shutdown_waits_for_the_event(events_conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    dom.create()
+    task, result = run_state(events_conn, name=unique_name, state='shutdown', timeout=5)
+    assert task.actions == ['shutdown'] and result['domain']['state'] == 'shutoff'
+    assert result['waited'] < 5
+
+
+def test_reboot_condition():
+    run = lifecycle.DomainStateRun(make_task(None))
+    run.task.domain_label = "'x'"
+    seen = types.SimpleNamespace(reboots=0, lifecycle=[])
+    run._refresh = lambda: None
+    run.active = True
+    assert run._rebooted(seen) is False
+    seen.reboots = 1
+    assert run._rebooted(seen) is True
+    seen.reboots, seen.lifecycle = 0, [(libvirt.VIR_DOMAIN_EVENT_STARTED, 0)]
+    assert run._rebooted(seen) is True
+    seen.lifecycle = [(libvirt.VIR_DOMAIN_EVENT_STOPPED, 0)]
+    run.active = False
+    with pytest.raises(LibvirtCallError, match='shut off instead of rebooting'):
+        run._rebooted(seen)
+
+
+def test_define_guard_reports_no_change(conn, define_domain, unique_name, monkeypatch):
+    # An engine that always sees a difference: libvirt stores the same again.
+    define_domain(minimal_domain_xml(unique_name))
+    real_compare = domain_xml.compare_domain
+
+    def always_different(desired, actual, aliases=None):
+        return real_compare(desired, actual, aliases) + [domain_xml.Difference('on_crash', None, 'x')]
+    monkeypatch.setattr(domain_xml, 'compare_domain', always_different)
+    task, result = run_state(conn, xml=minimal_domain_xml(unique_name))
+    assert task.actions == ['define']
+    assert result['changed'] is False
+    assert any('normalised or ignored on_crash' in w for w in task.warnings)
+    assert any('reported as no change' in w for w in task.warnings)
+
+
+def test_check_mode_plans_on_a_domain_that_does_not_exist_yet(conn, unique_name):
+    task, result = run_state(conn, check=True, xml=minimal_domain_xml(unique_name), state='paused')
+    assert task.actions == ['define', 'create_paused']
+    assert result['changed'] and result['domain']['state'] == 'paused'
+    with pytest.raises(libvirt.libvirtError):
+        conn.lookupByName(unique_name)
+
+
+def test_remove_storage_refused_on_a_remote_connection(conn, define_domain, unique_name, tmp_path):
+    image = tmp_path / 'disk.img'
+    image.write_bytes(b'x')
+    define_domain(minimal_domain_xml(unique_name, extra="<disk type='file' device='disk'><source file='%s'/>"
+                                                         "<target dev='vda'/></disk>" % image))
+    remote = Proxy(conn, getURI=lambda: 'qemu+ssh://root@hv1.example.com/system')
+    with pytest.raises(InputError, match='not a local connection'):
+        run_state(remote, name=unique_name, state='absent', remove_storage=True)
+    assert image.exists()
+    assert conn.lookupByName(unique_name).isPersistent()
+
+
+def test_storage_plan_skips_what_is_not_a_plain_file(conn, define_domain, unique_name, tmp_path):
+    image = tmp_path / 'disk.img'
+    image.write_bytes(b'x')
+    (tmp_path / 'link.img').symlink_to(image)
+    dom = define_domain(minimal_domain_xml(unique_name, extra=(
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>"
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vdb'/></disk>"
+        "<disk type='block' device='disk'><source dev='/dev/null'/><target dev='vdc'/></disk>")
+        % (image, tmp_path / 'link.img')))
+    task = make_task(conn, name=unique_name, state='absent', remove_storage=True)
+    run = lifecycle.DomainStateRun(task)
+    run.dom = dom
+    run._refresh()
+    assert run._plan_storage() == [(str(image), None)]
+    assert any('link.img' in w and 'not a plain file' in w for w in task.warnings)
