@@ -25,6 +25,16 @@ die() { printf '\033[1;31m[integration] FAILED:\033[0m %s\n' "$*" >&2; echo "0 p
 # --local needs no pip bootstrap, but keep the shim ready in case ansible-test wants one.
 ansible_test_offline_pip "$venv/bin/python"
 dest=$(ansible_test_copy integration)
+# ansible-test runs each target from a temp copy of tests/integration only, so targets
+# cannot find the checkout (tests/guest/build.sh, ...) by relative path: hand it to them
+# as extra vars through the copy's integration_config.yml (the checkout's own file, if
+# any, plus these lines).
+{
+  [ -f "$repo/tests/integration/integration_config.yml" ] && cat "$repo/tests/integration/integration_config.yml"
+  echo "# added by scripts/integration.sh"
+  printf 'domainops_repo_root: "%s"\n' "$repo"
+  [ -z "${DOMAINOPS_SHARED:-}" ] || printf 'domainops_shared: "%s"\n' "$DOMAINOPS_SHARED"
+} >"$dest/tests/integration/integration_config.yml"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
