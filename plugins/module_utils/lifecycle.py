@@ -243,8 +243,7 @@ class DomainStateRun(object):
         `planned` is what check mode assumes the call produces (state, active, persistent).
         """
         if isinstance(func, str):
-            method = func
-            func = lambda *a: getattr(self.dom, method)(*a)  # noqa: E731
+            func = self._domain_method(func)
         result = self.task.mutate(action, func, *args)
         if self.check:
             self.state_reason = None
@@ -253,6 +252,11 @@ class DomainStateRun(object):
         else:
             self._refresh()
         return result
+
+    def _domain_method(self, method):
+        def call(*args):
+            return getattr(self.dom, method)(*args)
+        return call
 
     def _events(self):
         if self.check or self.dom is None:

@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - domainops.libvirt.connection.attributes
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would do without doing it.
     support: full
     details:
       - Check mode compares and plans exactly as a real run and reports the same RV(actions),
@@ -33,11 +34,13 @@ attributes:
       - libvirt validates a definition only when it is defined, so check mode cannot detect
         O(xml) that libvirt would refuse.
   diff_mode:
+    description: Returns what changed (or would change in check mode) for C(--diff).
     support: full
     details:
       - Shows the run state before and after and, with O(xml), the persistent definition before
         and after as pretty-printed XML with secrets masked.
   idempotent:
+    description: Running the task again with the same options changes nothing.
     support: partial
     details:
       - Every state but V(rebooted) and V(reset) is idempotent; those two are actions and always
@@ -131,7 +134,7 @@ seealso:
   - module: domainops.libvirt.virt_domain_autostart
   - module: domainops.libvirt.virt_domain_device
 author:
-  - domainops.libvirt developers
+  - domainops.libvirt developers (@domainops)
 '''
 
 EXAMPLES = r'''

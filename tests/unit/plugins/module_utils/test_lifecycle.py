@@ -181,8 +181,8 @@ def test_check_mode_plans_on_a_domain_that_does_not_exist_yet(conn, unique_name)
 def test_remove_storage_refused_on_a_remote_connection(conn, define_domain, unique_name, tmp_path):
     image = tmp_path / 'disk.img'
     image.write_bytes(b'x')
-    define_domain(minimal_domain_xml(unique_name, extra="<disk type='file' device='disk'><source file='%s'/>"
-                                                         "<target dev='vda'/></disk>" % image))
+    disk = "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>" % image
+    define_domain(minimal_domain_xml(unique_name, extra=disk))
     remote = Proxy(conn, getURI=lambda: 'qemu+ssh://root@hv1.example.com/system')
     with pytest.raises(InputError, match='not a local connection'):
         run_state(remote, name=unique_name, state='absent', remove_storage=True)

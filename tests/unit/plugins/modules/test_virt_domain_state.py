@@ -341,9 +341,9 @@ BAD_INPUT = [
      ['line 3', 'column']),
     ('name differs from xml', lambda n: dict(name=n + '-other', xml=minimal_domain_xml(n)),
      ['does not match', 'renaming']),
-    ('uuid differs from xml', lambda n: dict(uuid='c7a5fdbd-edaf-9455-926a-d65c16db1809',
-                                              xml=minimal_domain_xml(n).replace(
-                                                  '</name>', '</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1810</uuid>')),
+    ('uuid differs from xml', lambda n: dict(
+        uuid='c7a5fdbd-edaf-9455-926a-d65c16db1809',
+        xml=minimal_domain_xml(n).replace('</name>', '</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1810</uuid>')),
      ['does not match']),
     ('existing domain has another uuid', lambda n: dict(xml=minimal_domain_xml(n).replace(
         '</name>', '</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1811</uuid>')), ['exists with uuid']),
