@@ -286,3 +286,113 @@ def test_overlay_replaces_the_medium_and_keeps_the_rest():
     assert merged.find('alias').get('name') == 'ide0-1-0'
     assert merged.find('address').get('bus') == '1'
     assert devices.differences(desired, merged) == []
+
+
+# -- the live detach wait, with a fake domain (the test driver cannot detach) ------------
+
+class FakeEvents(devices.DomainEvents):
+    """The real wait logic without registering callbacks with libvirt."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+LIVE_DISK = ("<disk type='file' device='disk'><source file='/d.qcow2' index='1'/>"
+             "<target dev='vdb' bus='virtio'/><alias name='virtio-disk1'/></disk>")
+
+
+class FakeDomain(object):
+    """A running transient domain whose guest reacts to a detach as `guest` says."""
+
+    def __init__(self, guest):
+        self.guest = guest  # 'releases', 'keeps', 'refuses', 'event-only'
+        self.attached = True
+        self.events = None
+        self.detached_xml = []
+
+    def XMLDesc(self, flags):
+        disk = LIVE_DISK if self.attached else ''
+        return "<domain type='qemu'><name>fake</name><devices>%s</devices></domain>" % disk
+
+    def isActive(self):
+        return True
+
+    def isPersistent(self):
+        return False
+
+    def detachDeviceFlags(self, xml, flags):
+        self.detached_xml.append(xml)
+        if self.guest == 'releases':
+            self.attached = False
+        elif self.guest == 'refuses':
+            self.events.removal_failed.append('virtio-disk1')
+        elif self.guest == 'event-only':
+            self.events.removed_aliases.append('virtio-disk1')
+
+
+class FakeTask(object):
+    def __init__(self, dom, timeout):
+        self.params = dict(xml="<disk device='disk'><target dev='vdb'/></disk>", state='absent',
+                           affect=None, timeout=timeout)
+        self.check_mode = False
+        self.actions = []
+        self.conn = None
+        self.uri = 'qemu:///system'
+        self.domain_label = "'fake'"
+        self.dom = dom
+
+    def mutate(self, action, func, *args):
+        self.actions.append(action)
+        return func(*args)
+
+    def lookup(self):
+        return self.dom
+
+
+def detach(monkeypatch, guest, timeout=1.0):
+    dom = FakeDomain(guest)
+
+    def events(conn, domain):
+        dom.events = FakeEvents(conn, domain)
+        return dom.events
+    monkeypatch.setattr(devices, 'DomainEvents', events)
+    monkeypatch.setattr(devices, 'describe_domain', lambda d: dict(name='fake'))
+    task = FakeTask(dom, timeout)
+    work = devices.DeviceTask(task)
+    work.dom = dom
+    return dom, task, work
+
+
+def test_detach_sends_the_actual_device_and_waits_for_release(monkeypatch):
+    dom, task, work = detach(monkeypatch, 'releases')
+    assert work.make_absent('live', work.actual_device('live')) is None
+    assert task.actions == ['detach (live)']
+    # The actual device, with its alias and source, not the two-line XML the user gave.
+    assert 'virtio-disk1' in dom.detached_xml[0] and '/d.qcow2' in dom.detached_xml[0]
+
+
+def test_removed_event_ends_the_wait(monkeypatch):
+    dom, task, work = detach(monkeypatch, 'event-only', timeout=10)
+    assert work.make_absent('live', work.actual_device('live')) is None
+    assert work.waited < 1
+
+
+def test_a_device_the_guest_keeps_is_a_failure(monkeypatch):
+    dom, task, work = detach(monkeypatch, 'keeps', timeout=0.3)
+    with pytest.raises(devices.WaitTimeout) as caught:
+        work.make_absent('live', work.actual_device('live'))
+    msg = caught.value.msg
+    assert "the guest did not release disk 'vdb' within 0.3 s" in msg
+    assert 'the persistent definition was not changed' in msg
+    assert caught.value.details['changed'] is True
+    assert 'virtio-disk1' in caught.value.details['device']['after']['live']
+    assert caught.value.details['waited'] >= 0.3
+
+
+def test_removal_failed_event_is_a_failure(monkeypatch):
+    dom, task, work = detach(monkeypatch, 'refuses', timeout=10)
+    with pytest.raises(devices.LibvirtCallError, match='DEVICE_REMOVAL_FAILED'):
+        work.make_absent('live', work.actual_device('live'))
