@@ -377,7 +377,7 @@ class DomainStateRun(object):
             return
         if self.state == 'crashed':
             # A crashed guest runs no code that could react to a shutdown request.
-            self._act('destroy', 'destroy', state='shutoff', active=False)
+            self._act('destroy', 'destroy', state=self._stopped(), active=False)
             return
         if self.state == 'paused':
             self._act('resume', 'resume', state='running')  # a paused guest cannot react
@@ -386,7 +386,7 @@ class DomainStateRun(object):
         with self._events() as events:
             if self.state != 'shutdown':  # 'shutdown' = already shutting down: just wait
                 self._act('shutdown', 'shutdownFlags', self.shutdown_flags,
-                          state='shutoff', active=False)
+                          state=self._stopped(), active=False)
             if self._wait(events, self._gone_or(('shutoff', 'absent'))):
                 return
         if self.params['force']:
@@ -401,7 +401,11 @@ class DomainStateRun(object):
 
     def _to_destroyed(self):
         if self.active:
-            self._act('destroy', 'destroy', state='shutoff', active=False)
+            self._act('destroy', 'destroy', state=self._stopped(), active=False)
+
+    def _stopped(self):
+        """The state check mode plans for a domain that stops: a transient one is gone."""
+        return 'shutoff' if self.persistent else 'absent'
 
     def _to_absent(self):
         if self.dom is None:

@@ -1,0 +1,134 @@
+"""Run a module of the collection in-process, the way Ansible runs it, and snapshot domains.
+
+Shared by the reliability tests (tests/unit/test_check_mode_matrix.py, test_bad_input.py,
+tests/system/test_*). Unlike tests/unit/conftest.py's fixture, the module's real
+exit_json/fail_json run: the result is the JSON the controller would receive, after
+Ansible's own no_log masking and with the invocation injected, so tests can assert what
+a user would really see. An exception escaping the module is returned as
+``{'crashed': True, 'traceback': ...}`` instead of raised, so a table can report it.
+
+    from modrun import run_module, snapshot
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import traceback
+
+import libvirt
+from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
+
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+MODULES = ('virt_domain_state', 'virt_domain_device', 'virt_domain_autostart', 'virt_domain_info',
+           'virt_domain_screenshot', 'virt_domain_send_key')
+
+
+def _reset_globals():
+    # Warnings and deprecations are process-global in ansible-core: one run's must not
+    # show up in the next run's result.
+    for name in ('_global_warnings', '_global_deprecations'):
+        store = getattr(ansible_warnings, name, None)
+        if store is not None:
+            store.clear()
+
+
+def run_module(module, args, uri, check=False, diff=False):
+    """The module's result dict (failed=True on failure; crashed=True on an exception)."""
+    mod = importlib.import_module('ansible_collections.domainops.libvirt.plugins.modules.%s' % module)
+    args = dict(args)
+    if uri is not None:
+        args.setdefault('uri', uri)
+    args.update(_ansible_check_mode=check, _ansible_diff=diff, _ansible_inject_invocation=True)
+    _reset_globals()
+    out = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(out):
+        try:
+            mod.main()
+        except SystemExit:
+            pass
+        except Exception:  # noqa: BLE001  a crash is a result the tests assert on
+            return dict(crashed=True, failed=True, msg='module crashed', traceback=traceback.format_exc(),
+                        stdout=out.getvalue())
+    text = out.getvalue().strip()
+    if not text:
+        return dict(crashed=True, failed=True, msg='module printed nothing', traceback='', stdout='')
+    result = json.loads(text.splitlines()[-1])
+    result.setdefault('failed', False)
+    result['stdout'] = text
+    return result
+
+
+def snapshot(conn, name):
+    """Everything a task could change about one domain, as comparable values (None: absent)."""
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+    persistent = bool(dom.isPersistent())
+    active = bool(dom.isActive())
+    return dict(
+        uuid=dom.UUIDString(),
+        state=dom.state(),
+        active=active,
+        persistent=persistent,
+        autostart=bool(dom.autostart()) if persistent else None,
+        live=dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE) if active else None,
+        inactive=dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+        if persistent else None,
+        managed_save=bool(dom.hasManagedSaveImage(0)) if persistent else None,
+    )
+
+
+def snapshot_all(conn, names=None):
+    """{name: snapshot} of the named domains, or of every domain (names None)."""
+    if names is None:
+        names = sorted(d.name() for d in conn.listAllDomains(0))
+    return dict((name, snapshot(conn, name)) for name in names)
+
+
+def one_line_problems(result):
+    """Why a failed result's message is not a clean one-line error ([] when it is)."""
+    problems = []
+    msg = result.get('msg')
+    if result.get('crashed'):
+        return ['module crashed: %s' % result.get('traceback')]
+    if not result.get('failed'):
+        return ['did not fail']
+    if not isinstance(msg, str) or not msg.strip():
+        problems.append('empty message')
+    elif '\n' in msg or '\r' in msg:
+        problems.append('message has a newline: %r' % msg)
+    if 'Traceback' in str(msg) or 'exception' in result or 'module_stderr' in result:
+        problems.append('traceback in the result')
+    return problems
+
+
+def remove_domain(conn, name):
+    """Destroy and undefine `name` if it exists (cleanup; never raises for a missing domain)."""
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError:
+        return
+    try:
+        if dom.isActive():
+            dom.destroy()
+    except libvirt.libvirtError:
+        pass
+    try:
+        flags = 0
+        for flag in ('VIR_DOMAIN_UNDEFINE_MANAGED_SAVE', 'VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA'):
+            flags |= getattr(libvirt, flag, 0)
+        if dom.isPersistent():
+            dom.undefineFlags(flags)
+    except libvirt.libvirtError:
+        try:
+            dom.undefine()
+        except libvirt.libvirtError:
+            pass
