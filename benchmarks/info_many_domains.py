@@ -43,7 +43,7 @@ print(len(doms), len(stats), sum(map(len, xml)))
 
 def timed(argv, env):
     started = time.monotonic()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         sys.exit('command failed: %s\n%s%s' % (' '.join(argv), proc.stdout[-2000:], proc.stderr[-2000:]))
@@ -51,7 +51,7 @@ def timed(argv, env):
 
 
 def measure(label, argv, env, runs):
-    times = [timed(argv, env) for _ in range(runs)]
+    times = [timed(argv, env) for dummy in range(runs)]
     return label, min(times), statistics.median(times)
 
 
@@ -65,7 +65,7 @@ def main():
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
                PATH=VENV_BIN + os.pathsep + os.environ.get('PATH', ''))
     ansible = os.path.join(VENV_BIN, 'ansible')
-    libvirt.registerErrorHandler(lambda _c, _e: None, None)
+    libvirt.registerErrorHandler(lambda ctx, err: None, None)
     conn = libvirt.open(URI)
     prefix = 'bench-%s-' % uuid.uuid4().hex[:6]
     existing = len(conn.listAllDomains(0))

@@ -650,7 +650,7 @@ def find_device(domain_root, device_element):
     _canonicalise(_wrap_device(desired), _Context({}, 'desired', domain_root))
     desired = _unwrap_device(desired)
     candidates = devices.findall(device_element.tag)
-    pairs, _, _ = _pair_devices([desired], candidates)
+    pairs = _pair_devices([desired], candidates)[0]
     return pairs[0][1] if pairs else None
 
 

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -22,11 +24,8 @@ try:
 except ImportError:
     libvirt = None
 
-try:
-    import lxml.etree  # noqa: F401  only checked here; domain_xml imports it where used
-    HAS_LXML = True
-except ImportError:
-    HAS_LXML = False
+# Only whether lxml is there: the XML code imports it where it is used.
+HAS_LXML = importlib.util.find_spec('lxml') is not None
 
 
 class Task(object):

@@ -19,7 +19,7 @@ description:
     per domain, made side by side.
   - Opens a read-only connection, except when O(xml_flags) contains V(secure).
 author:
-  - domainops.libvirt developers
+  - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
   - domainops.libvirt.connection.selector
