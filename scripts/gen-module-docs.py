@@ -57,17 +57,43 @@ def _option_name(text):
     return _code(text)
 
 
-_MARKUP = [
-    (re.compile(r'L\(([^)]+?),\s*([^)]+?)\)'), lambda m: '[%s](%s)' % (m.group(1), m.group(2))),
-    (re.compile(r'U\(([^)]+?)\)'), lambda m: '<%s>' % m.group(1)),
-    (re.compile(r'M\(([^)]+?)\)'), lambda m: _module_link(m.group(1))),
-    (re.compile(r'RV\(([^)]+?)\)'), lambda m: _option_name(m.group(1))),
-    (re.compile(r'O\(([^)]+?)\)'), lambda m: _option_name(m.group(1))),
-    (re.compile(r'[VCEP]\(((?:[^()]|\([^()]*\))+?)\)'), lambda m: _code(m.group(1))),
-    (re.compile(r'I\(([^)]+?)\)'), lambda m: '*%s*' % m.group(1)),
-    (re.compile(r'B\(([^)]+?)\)'), lambda m: '**%s**' % m.group(1)),
-    (re.compile(r'HORIZONTALLINE'), lambda m: '\n---\n'),
-]
+# Ansible's markup: semantic V() O() RV() E() P() allow backslash escapes inside
+# ("V(a\\)b)"); classic I() B() C() U() M() end at the first ")"; L(text, url).
+_MARKUP = re.compile(
+    r'(?<![A-Za-z0-9_])(?:(?P<sem>RV|[VOEP])\((?P<sem_arg>(?:\\.|[^\\)])*)\)'
+    r'|(?P<cls>[ICBUM])\((?P<cls_arg>[^)]*)\)'
+    r'|L\((?P<link_text>[^,)]*),\s*(?P<link_url>[^)]*)\))'
+    r'|HORIZONTALLINE')
+
+
+def _unescape(text):
+    return re.sub(r'\\(.)', r'\1', text)
+
+
+def _render(match):
+    if match.group(0) == 'HORIZONTALLINE':
+        return '\n---\n'
+    if match.group('sem'):
+        kind, arg = match.group('sem'), _unescape(match.group('sem_arg'))
+        if kind in ('O', 'RV'):
+            return _option_name(arg)
+        if kind == 'P':  # plugin reference: fqcn#type
+            return _module_link(arg.split('#', 1)[0]) if arg.endswith('#module') else _code(arg)
+        return _code(arg)
+    if match.group('cls'):
+        kind, arg = match.group('cls'), match.group('cls_arg')
+        if kind == 'I':
+            return '*%s*' % arg
+        if kind == 'B':
+            return '**%s**' % arg
+        if kind == 'C':
+            return _code(arg)
+        if kind == 'U':
+            return '<%s>' % arg
+        return _module_link(arg)  # M()
+    if match.group('link_text') is not None:
+        return '[%s](%s)' % (match.group('link_text'), match.group('link_url'))
+    return match.group(0)
 
 
 def markup(text):
@@ -76,10 +102,7 @@ def markup(text):
         return ''
     if isinstance(text, (list, tuple)):
         return '\n\n'.join(markup(t) for t in text)
-    text = str(text)
-    for pattern, repl in _MARKUP:
-        text = pattern.sub(repl, text)
-    return text.strip()
+    return _MARKUP.sub(_render, str(text)).strip()
 
 
 def cell(text):
