@@ -150,6 +150,9 @@ class DeviceTask(object):
     def __init__(self, task):
         self.task = task
         self.params = task.params
+        if self.params['timeout'] < 0:
+            raise InputError('timeout must be 0 or more seconds, not %s; nothing was changed'
+                             % _seconds(self.params['timeout']))
         self.desired = parse_device(self.params['xml'])
         self.label = device_label(self.desired)
         self.before = {}

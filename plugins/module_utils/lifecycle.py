@@ -168,6 +168,10 @@ class DomainStateRun(object):
         self.desired = engine.parse_xml(self.params['xml'], 'xml', ('domain',))
         xml_name = engine.domain_name(self.desired)
         xml_uuid = engine.domain_uuid(self.desired)
+        if xml_uuid is None and self.desired.findtext('uuid') is not None:
+            # Check mode would otherwise plan a define that libvirt then refuses.
+            raise InputError('invalid <uuid>%s</uuid> in xml: expected 32 hexadecimal digits; nothing was changed'
+                             % self.desired.findtext('uuid').strip())
         if not xml_name:
             raise InputError('xml has no <name>; libvirt needs one; nothing was changed')
         if self.name is not None and self.name != xml_name:

@@ -26,6 +26,7 @@ except ImportError:  # reported by LibvirtModule through missing_required_lib
     libvirt = None
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+MAX_SCREEN = 2 ** 32 - 1  # an unsigned int in virDomainScreenshot
 PNG_TYPES = ('image/png',)
 PPM_TYPES = ('image/x-portable-pixmap', 'image/x-portable-anymap', 'image/x-ppm')
 
@@ -208,6 +209,9 @@ def take_screenshot(task):
     screen = params['screen']
     if screen < 0:
         raise InputError('screen must not be negative (got %d); nothing was written' % screen)
+    if screen > MAX_SCREEN:
+        # libvirt-python would silently truncate it to 32 bits and shoot another screen.
+        raise InputError('screen %d is out of range (at most %d); nothing was written' % (screen, MAX_SCREEN))
     check_destination(dest)
 
     dom = task.lookup()

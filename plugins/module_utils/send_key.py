@@ -22,6 +22,7 @@ except ImportError:  # reported by LibvirtModule through missing_required_lib
 
 # libvirt refuses more keys than this in one virDomainSendKey call.
 MAX_KEYS = 16
+MAX_MILLISECONDS = 2 ** 31 - 1  # holdtime is a C int in libvirt-python
 
 # Codeset option values and the libvirt constants they stand for. libvirt's C header
 # keeps RFB as an old alias of QNUM; the Python binding has only QNUM.
@@ -215,6 +216,10 @@ def send_keys(task):
     for name in ('holdtime', 'delay'):
         if params[name] < 0:
             raise InputError('%s must not be negative (got %d); nothing was sent' % (name, params[name]))
+        if params[name] > MAX_MILLISECONDS:
+            # libvirt-python raises OverflowError (a traceback) for holdtime beyond a C int.
+            raise InputError('%s %d is out of range (at most %d ms); nothing was sent'
+                             % (name, params[name], MAX_MILLISECONDS))
     combos = planned_combinations(params)
     codeset_value = codeset_constant(params['codeset'])
 
