@@ -132,3 +132,13 @@ def remove_domain(conn, name):
             dom.undefine()
         except libvirt.libvirtError:
             pass
+
+
+def warnings_of(result):
+    """The warning texts of a result (ansible-core 2.19+ returns them as event dicts)."""
+    texts = []
+    for warning in result.get('warnings') or []:
+        if isinstance(warning, dict):
+            warning = (warning.get('event') or {}).get('msg', warning.get('msg', ''))
+        texts.append(warning)
+    return texts
