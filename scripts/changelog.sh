@@ -29,7 +29,7 @@ echo "changelog fragments: lint ok"
 [ "$mode" = lint ] && exit 0
 
 version=$(sed -n 's/^version: *//p' "$repo/galaxy.yml" | tr -d "\"'")
-date=$(cd "$repo" && git log -1 --format=%cs -- changelogs 2>/dev/null || true)
+date=$(git -C "$repo" log -1 --format=%cs -- changelogs 2>/dev/null) || date=""
 [ -n "$date" ] || date=$(date +%F)
 
 tmp=$(mktemp -d)

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright: domainops.libvirt contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render every module's DOCUMENTATION / EXAMPLES / RETURN into docs/modules/<module>.md.
@@ -170,8 +170,8 @@ def return_rows(values, prefix=''):
             sample = json.dumps(spec['sample'], sort_keys=True)
             if len(sample) <= 160:
                 details.append('Sample: `%s`' % sample.replace('|', '\\|'))
-        rows.append('| `%s` | *%s* | %s | %s |' % (full, _type_of(spec), cell(spec.get('returned', '')),
-                                                    '<br><br>'.join(d for d in details if d)))
+        returned = cell(spec.get('returned', ''))
+        rows.append('| `%s` | *%s* | %s | %s |' % (full, _type_of(spec), returned, '<br><br>'.join(d for d in details if d)))
         if spec.get('contains'):
             rows.extend(return_rows(spec['contains'], full + '.'))
     return rows
@@ -312,7 +312,7 @@ def read_docs(modules):
         for module in modules:
             fqcn = FQCN_PREFIX + module
             proc = subprocess.run([ansible_doc, '--json', '--type', 'module', fqcn], cwd=tmp, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
             try:
                 data = json.loads(proc.stdout)[fqcn]
             except (ValueError, KeyError):
@@ -334,7 +334,7 @@ def wanted_pages(modules):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--check', action='store_true',
                         help='write nothing; exit 1 when docs/modules/ differs from what the modules say')
     parser.add_argument('--diff', action='store_true', help='with --check: show the differences')
