@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import canonical_uuid, lookup_domain, state_names
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
 
@@ -112,6 +110,8 @@ def gather(task):
             raise
 
     if len(domains) > 1:
+        # Imported here: one domain (lookup by name or uuid) needs no thread pool.
+        from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=_XML_READERS) as pool:
             documents = list(pool.map(read, domains))
     else:
