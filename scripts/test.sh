@@ -9,7 +9,8 @@
 # real libvirtd), sanity (scripts/sanity.sh: ansible-test on the newest and oldest
 # ansible-core), integration (scripts/integration.sh), molecule (molecule test --all in
 # extensions/, when it has scenarios), build (ansible-galaxy collection build + install
-# into a temp dir + ansible-doc of every module from the installed copy), demo (the
+# into a temp dir + ansible-doc of every module from the installed copy), docs (generated
+# module pages and CHANGELOG.rst are current), demo (the
 # README main-job command, scripts/demo.sh: a real guest end to end).
 # Every named suite runs even when an earlier one failed; a summary table with the time
 # of each follows, then "N passed, N failed" (suites). Exit 1 when any failed.
@@ -18,7 +19,7 @@ set -uo pipefail  # no -e: a failing suite must not stop the others
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${DOMAINOPS_VENV:-$repo/.venv}
-all_suites=(unit system sanity integration molecule build demo)
+all_suites=(unit system sanity integration molecule build docs demo)
 bold=$'\033[1m' red=$'\033[1;31m' green=$'\033[1;32m' yellow=$'\033[1;33m' off=$'\033[0m'
 [ -t 1 ] || { bold='' red='' green='' yellow='' off=''; }
 say() { printf '%s[test]%s %s\n' "$bold" "$off" "$*"; }
@@ -50,6 +51,11 @@ suite_unit() { run_pytest tests/unit; }
 suite_system() { run_pytest tests/system; }
 suite_sanity() { "$repo/scripts/sanity.sh"; }
 suite_integration() { "$repo/scripts/integration.sh"; }
+# The module pages and CHANGELOG.rst are generated: fail when they are stale.
+suite_docs() {
+  "$venv/bin/python" "$repo/scripts/gen-module-docs.py" --check || { note="docs/modules is stale: run scripts/gen-module-docs.py"; return 1; }
+  "$repo/scripts/changelog.sh" --check || { note="CHANGELOG.rst is stale: run scripts/changelog.sh"; return 1; }
+}
 # The README's main-job command, so that it stays true.
 suite_demo() { "$repo/scripts/demo.sh"; }
 
