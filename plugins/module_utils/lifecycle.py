@@ -311,6 +311,8 @@ class DomainStateRun(object):
         else:
             actual = engine.parse_xml(self.dom.XMLDesc(read_flags), 'the inactive XML', ('domain',))
             self.xml_before = engine.to_text(actual, pretty=True, mask_secrets=True)
+            # Unmasked, for the no-change guard below: a new password alone is a change.
+            stored_before = engine.to_text(actual, pretty=False, mask_secrets=False)
             self.differences = [d.path for d in engine.compare_domain(self.desired, actual, aliases)]
             if not self.persistent:
                 # Defining a transient domain makes it persistent: a change of its own.
@@ -331,7 +333,8 @@ class DomainStateRun(object):
             if remaining:
                 self.task.warn('libvirt normalised or ignored %s of domain %s: the stored definition still '
                                'differs from xml there' % (', '.join(remaining), self.task.domain_label))
-            if self.xml_before and was_persistent and self.xml_after == self.xml_before:
+            if self.xml_before and was_persistent and \
+                    engine.to_text(readback, pretty=False, mask_secrets=False) == stored_before:
                 # The last guard against flapping: libvirt stored exactly what it had.
                 self.ignored_actions += 1
                 self.task.warn('domain %s was defined again but libvirt stored the same definition as before '

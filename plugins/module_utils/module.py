@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 import importlib.util
 
 
@@ -26,6 +27,11 @@ except ImportError:
 
 # Only whether lxml is there: the XML code imports it where it is used.
 HAS_LXML = importlib.util.find_spec('lxml') is not None
+
+
+# passwd='...' / password="..." attributes (graphics, ...) in an XML option: their values
+# are secrets Ansible must mask everywhere in the result, the returned invocation included.
+_XML_SECRET_RE = re.compile(r'''\b(?:passwd|password)\s*=\s*(?:"([^"]*)"|'([^']*)')''')
 
 
 class Task(object):
@@ -88,6 +94,16 @@ class LibvirtModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib('libvirt-python'))
         if not HAS_LXML:
             self.fail_json(msg=missing_required_lib('lxml'))
+        self._hide_xml_secrets()
+
+    def _hide_xml_secrets(self):
+        text = self.params.get('xml')
+        if not isinstance(text, str):
+            return
+        for match in _XML_SECRET_RE.finditer(text):
+            value = match.group(1) if match.group(1) is not None else match.group(2)
+            if value:
+                self.no_log_values.add(value)
 
     def run(self, handler, readonly=False, events=False):
         """Open the connection, call handler(task) -> result dict, report it; always close."""
