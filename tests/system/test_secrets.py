@@ -83,7 +83,9 @@ PLAY = """
     - domainops.libvirt.virt_domain_state:
         uri: test:///default
         password: "{{ pw }}"
-        xml: "<domain type='test'><name>pb-secret</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><devices><graphics type='vnc' passwd='{{ graphics_pw }}'/></devices></domain>"
+        xml: >-
+          <domain type='test'><name>pb-secret</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>
+          <devices><graphics type='vnc' passwd='{{ graphics_pw }}'/></devices></domain>
         state: present
       register: defined
     - ansible.builtin.debug:
