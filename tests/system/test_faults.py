@@ -26,15 +26,18 @@ def noos():
     """A running no-OS guest (ignores ACPI, never releases hot-unplugged devices)."""
     conn = connect()
     name = unique('fault')
-    conn.defineXML(noos_xml(name)).create()
-    yield name
     try:
-        conn = connect() if not answers() else conn
-    except libvirt.libvirtError:
-        start_libvirtd()
-        conn = connect()
-    remove_domain(conn, name)
-    conn.close()
+        conn.defineXML(noos_xml(name)).create()
+    finally:
+        conn.close()
+    yield name
+    # A fresh connection: the test may have restarted libvirtd, which ends the old ones.
+    start_libvirtd()
+    conn = connect()
+    try:
+        remove_domain(conn, name)
+    finally:
+        conn.close()
 
 
 def state_of(name):
