@@ -32,6 +32,9 @@ attributes:
   diff_mode:
     support: N/A
     details: The module never changes anything.
+  idempotent:
+    support: full
+    details: The module never changes anything.
 options:
   active:
     description:
