@@ -148,27 +148,44 @@ class EventListener(object):
     def __init__(self, uri=URI):
         self.uri = uri
         self.events = []
+        self.restarts = 0  # how often virsh had to be started again (libvirtd restarted)
         self._lock = threading.Lock()
+        self._stopping = False
+        self.proc = None
 
     def __enter__(self):
-        self.proc = subprocess.Popen(['virsh', '-c', self.uri, 'event', '--event', 'lifecycle', '--loop',
-                                      '--timestamp'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
+        self._spawn()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
         time.sleep(0.5)  # registered before anything is measured
         return self
 
+    def _spawn(self):
+        self.proc = subprocess.Popen(['virsh', '-c', self.uri, 'event', '--event', 'lifecycle', '--loop',
+                                      '--timestamp'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1)
+
     def _read(self):
-        for line in self.proc.stdout:
-            match = _EVENT_RE.match(line.strip())
-            if not match:
-                continue
-            when = datetime.datetime.strptime(match.group(1), '%Y-%m-%d %H:%M:%S.%f%z').timestamp()
+        while True:
+            for line in self.proc.stdout:
+                match = _EVENT_RE.match(line.strip())
+                if not match:
+                    continue
+                when = datetime.datetime.strptime(match.group(1), '%Y-%m-%d %H:%M:%S.%f%z').timestamp()
+                with self._lock:
+                    self.events.append((when, match.group(2), match.group(3), match.group(4)))
+            self.proc.wait()
+            if self._stopping:
+                return
+            # virsh ended: libvirtd went away (another developer restarts it now and then).
             with self._lock:
-                self.events.append((when, match.group(2), match.group(3), match.group(4)))
+                self.restarts += 1
+            log('event listener lost libvirtd; starting it again')
+            time.sleep(1)
+            self._spawn()
 
     def __exit__(self, *exc):
+        self._stopping = True
         self.proc.terminate()
         self.proc.wait()
         return False
@@ -189,6 +206,29 @@ class EventListener(object):
                 return found[0][0]
             time.sleep(0.05)
         raise RuntimeError('no %s event for %s within %s s' % (event, domain, timeout))
+
+
+def retry(what, func, attempts=4):
+    """func() again when libvirtd restarted under it (the bench is shared); the sample is redone."""
+    for attempt in range(attempts):
+        try:
+            return func()
+        except Exception as err:  # noqa: BLE001  libvirtError, a failed ansible run, a lost event
+            if attempt == attempts - 1:
+                raise
+            log('%s disturbed (%s); waiting for libvirtd and redoing it' % (what, str(err).splitlines()[0][:200]))
+            wait_for_libvirtd()
+
+
+def wait_for_libvirtd(uri=URI, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(['virsh', '-c', uri, 'uri'], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            time.sleep(1)
+            return
+        time.sleep(1)
+    raise RuntimeError('libvirtd does not answer on %s' % uri)
 
 
 def timed_interpreter(directory, python):

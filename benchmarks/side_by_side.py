@@ -91,13 +91,14 @@ def ratio(value, floor):
 
 # --------------------------------------------------------------------------- (a) info
 
-def bench_info(conn, args, rows, prefix):
-    made = []
+def bench_info(args, rows, prefix):
+    undefine_prefix(None, prefix + 'info')
+    conn = libvirt.open(URI)
     try:
         started = time.monotonic()
         for i in range(args.domains):
-            made.append(conn.defineXML(DOMAIN_XML.format(name='%sinfo%04d' % (prefix, i))))
-        log('defined %d domains in %.1f s' % (len(made), time.monotonic() - started))
+            conn.defineXML(DOMAIN_XML.format(name='%sinfo%04d' % (prefix, i)))
+        log('defined %d domains in %.1f s' % (args.domains, time.monotonic() - started))
         total = len(conn.listAllDomains(0))
         ours_env, com_env = benchlib.ansible_env(VENV), benchlib.ansible_env(COMMUNITY_VENV)
         ours_ansible = os.path.join(VENV, 'bin', 'ansible')
@@ -130,11 +131,11 @@ def bench_info(conn, args, rows, prefix):
                          community_has_disks='disks' in out, speedup_vs_community=ratio(com, ours),
                          x_ping=ratio(ours, ping), best=best)
     finally:
-        for dom in made:
-            try:
-                dom.undefine()
-            except libvirt.libvirtError:
-                pass
+        try:
+            conn.close()
+        except libvirt.libvirtError:
+            pass
+        undefine_prefix(None, prefix + 'info')
 
 
 # --------------------------------------------------------------------- (b) and (c) converge
@@ -172,13 +173,15 @@ def count_changed(stdout):
     return len(re.findall(r'^changed: \[localhost\] => \(item=', stdout, re.M))
 
 
-def inactive_xml(conn, names):
+def inactive_xml(_conn, names):
     found = {}
+    conn = libvirt.open(URI)
     for name in names:
         try:
             found[name] = conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
         except libvirt.libvirtError:
             found[name] = None
+    conn.close()
     return found
 
 
@@ -203,7 +206,7 @@ def undefine_prefix(_conn, prefix, attempts=20):
     log('WARNING: domains named %s* may be left: undefine them by hand' % prefix)
 
 
-def bench_converge(conn, args, rows, prefix, work):
+def bench_converge(args, rows, prefix, work):
     tools = [
         ('ours', os.path.join(VENV, 'bin', 'ansible-playbook'), benchlib.ansible_env(VENV), PLAYBOOK_OURS),
         ('community', os.path.join(COMMUNITY_VENV, 'bin', 'ansible-playbook'), benchlib.ansible_env(COMMUNITY_VENV),
@@ -229,22 +232,31 @@ def bench_converge(conn, args, rows, prefix, work):
                 extra = write(os.path.join(work, 'vars-%s.json' % run_prefix),
                               json.dumps(dict(names=names, xml_dir=xml_dir)))
                 argv = [playbook_cmd, '-i', 'localhost,', '-c', 'local', book, '-e', '@' + extra]
-                try:
-                    mark = events.mark()
-                    seconds, out = run(argv, env)
-                    time.sleep(0.3)
-                    first.append(dict(seconds=seconds, changed=count_changed(out),
-                                      defined=len(events.since(mark, run_prefix, 'Defined'))))
-                    before = inactive_xml(conn, names)
-                    mark = events.mark()
-                    seconds, out = run(argv, env)
-                    time.sleep(0.3)
-                    after = inactive_xml(conn, names)
-                    second.append(dict(seconds=seconds, changed=count_changed(out),
-                                       defined=len(events.since(mark, run_prefix, 'Defined')),
-                                       xml_changed=sum(1 for n in names if before[n] != after[n])))
-                finally:
-                    undefine_prefix(conn, run_prefix)
+
+                def sample():
+                    undefine_prefix(None, run_prefix)
+                    restarts = events.restarts
+                    try:
+                        mark = events.mark()
+                        seconds, out = run(argv, env)
+                        time.sleep(0.3)
+                        one = dict(seconds=seconds, changed=count_changed(out),
+                                   defined=len(events.since(mark, run_prefix, 'Defined')))
+                        before = inactive_xml(None, names)
+                        mark = events.mark()
+                        seconds, out = run(argv, env)
+                        time.sleep(0.3)
+                        after = inactive_xml(None, names)
+                        two = dict(seconds=seconds, changed=count_changed(out),
+                                   defined=len(events.since(mark, run_prefix, 'Defined')),
+                                   xml_changed=sum(1 for n in names if before[n] != after[n]))
+                    finally:
+                        undefine_prefix(None, run_prefix)
+                    if events.restarts != restarts:
+                        raise RuntimeError('libvirtd restarted during the sample')
+                    first.append(one)
+                    second.append(two)
+                benchlib.retry('%s converge run %d' % (tool, r), sample)
                 log('%s converge run %d: first %s, second %s' % (tool, r, first[-1], second[-1]))
     for tool, (first, second) in samples.items():
         result[tool] = dict(
@@ -258,14 +270,18 @@ def bench_converge(conn, args, rows, prefix, work):
             second_xml_changed=max(x['xml_changed'] for x in second))
     # The plain floor: one lookup + inactive XML read per domain (a no-change run's minimum).
     names = ['%sconv-pln-%03d' % (prefix, i) for i in range(args.converge)]
-    try:
+    def plain():
+        undefine_prefix(None, '%sconv-pln-' % prefix)
+        conn = libvirt.open(URI)
         for name in names:
             conn.defineXML(DOMAIN_XML.format(name=name))
-        times = [run([os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_CONVERGE] + names, benchlib.ansible_env(VENV))[0]
-                 for _ in range(args.runs)]
-        result['plain_second_seconds'] = median(times)
+        conn.close()
+        return [run([os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_CONVERGE] + names, benchlib.ansible_env(VENV))[0]
+                for _ in range(args.runs)]
+    try:
+        result['plain_second_seconds'] = median(benchlib.retry('plain converge', plain))
     finally:
-        undefine_prefix(conn, '%sconv-pln-' % prefix)
+        undefine_prefix(None, '%sconv-pln-' % prefix)
     rows['bc'] = result
 
 
@@ -307,6 +323,8 @@ def boot_tiny_guest(conn, name, work):
     serial = os.path.join(work, name + '.serial')
     dom = conn.lookupByName(name) if name in [d.name() for d in conn.listAllDomains(0)] else \
         conn.defineXML(guests.tiny_guest_xml(name, serial))
+    if dom.isActive():  # left running by a disturbed earlier attempt
+        dom.destroy()
     if os.path.exists(serial):
         os.remove(serial)
     dom.create()
@@ -315,7 +333,7 @@ def boot_tiny_guest(conn, name, work):
     return dom
 
 
-def bench_shutdown(conn, args, rows, prefix, work):
+def bench_shutdown(args, rows, prefix, work):
     name = prefix + 'tiny'
     result = dict()
     try:
@@ -323,41 +341,53 @@ def bench_shutdown(conn, args, rows, prefix, work):
             for tool in ('ours', 'community', 'plain'):
                 samples = []
                 for r in range(args.runs):
-                    boot_tiny_guest(conn, name, work)
-                    if tool == 'plain':
-                        argv, env, times_log = [os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_SHUTDOWN, name], \
-                            benchlib.ansible_env(VENV), None
-                    else:
-                        venv = VENV if tool == 'ours' else COMMUNITY_VENV
-                        interp, times_log = benchlib.timed_interpreter(work, os.path.join(venv, 'bin', 'python'))
-                        if os.path.exists(times_log):
-                            os.remove(times_log)
-                        book = write(os.path.join(work, 'shutdown-%s.yml' % tool),
-                                     (PLAYBOOK_SHUTDOWN_OURS if tool == 'ours' else PLAYBOOK_SHUTDOWN_COMMUNITY)
-                                     .format(uri=URI))
-                        argv = [os.path.join(venv, 'bin', 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-                                book, '-e', 'guest=' + name, '-e', 'ansible_python_interpreter=' + interp]
-                        env = benchlib.ansible_env(venv)
-                    mark = events.mark()
-                    started = time.time()
-                    seconds, out = run(argv, env)
-                    ended = time.time()
-                    stopped = events.wait_for(mark, name, 'Stopped')
-                    sample = dict(process_seconds=seconds, process_end_after_shutoff=ended - stopped,
-                                  shutoff_after_process_start=stopped - started)
-                    if times_log:
-                        modules = benchlib.read_module_times(times_log)
-                        sample['module_processes'] = len(modules)
-                        # the first module process is the one that asked for the shutdown
-                        sample['module_seconds'] = modules[0][1] - modules[0][0]
-                        sample['first_module_return_after_shutoff'] = modules[0][1] - stopped
-                        sample['last_module_return_after_shutoff'] = modules[-1][1] - stopped
-                    samples.append(sample)
-                    log('shutdown %s run %d: %s' % (tool, r, ', '.join('%s=%.3f' % kv for kv in sample.items())))
+                    samples.append(benchlib.retry('shutdown %s run %d' % (tool, r),
+                                                  lambda: shutdown_sample(tool, name, work, events)))
+                    log('shutdown %s run %d: %s' % (tool, r, ', '.join('%s=%.3f' % kv for kv in samples[-1].items())))
                 result[tool] = dict((key, median([s[key] for s in samples])) for key in samples[0])
     finally:
-        undefine_prefix(conn, name)
+        undefine_prefix(None, name)
     rows['d'] = result
+
+
+def shutdown_sample(tool, name, work, events):
+    conn = libvirt.open(URI)
+    try:
+        boot_tiny_guest(conn, name, work)
+    finally:
+        conn.close()
+    restarts = events.restarts
+    if tool == 'plain':
+        argv, env, times_log = [os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_SHUTDOWN, name], \
+            benchlib.ansible_env(VENV), None
+    else:
+        venv = VENV if tool == 'ours' else COMMUNITY_VENV
+        interp, times_log = benchlib.timed_interpreter(work, os.path.join(venv, 'bin', 'python'))
+        if os.path.exists(times_log):
+            os.remove(times_log)
+        book = write(os.path.join(work, 'shutdown-%s.yml' % tool),
+                     (PLAYBOOK_SHUTDOWN_OURS if tool == 'ours' else PLAYBOOK_SHUTDOWN_COMMUNITY)
+                     .format(uri=URI))
+        argv = [os.path.join(venv, 'bin', 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+                book, '-e', 'guest=' + name, '-e', 'ansible_python_interpreter=' + interp]
+        env = benchlib.ansible_env(venv)
+    mark = events.mark()
+    started = time.time()
+    seconds, out = run(argv, env)
+    ended = time.time()
+    stopped = events.wait_for(mark, name, 'Stopped')
+    sample = dict(process_seconds=seconds, process_end_after_shutoff=ended - stopped,
+                  shutoff_after_process_start=stopped - started)
+    if times_log:
+        modules = benchlib.read_module_times(times_log)
+        sample['module_processes'] = len(modules)
+        # the first module process is the one that asked for the shutdown
+        sample['module_seconds'] = modules[0][1] - modules[0][0]
+        sample['first_module_return_after_shutoff'] = modules[0][1] - stopped
+        sample['last_module_return_after_shutoff'] = modules[-1][1] - stopped
+    if events.restarts != restarts:
+        raise RuntimeError('libvirtd restarted during the sample')
+    return sample
 
 
 # --------------------------------------------------------------------------- report
@@ -422,21 +452,19 @@ def main():
     benchlib.ensure_community_venv()
     machine = benchlib.machine_description() + '; community.libvirt %s' % benchlib.community_libvirt_version()
     libvirt.registerErrorHandler(lambda _c, _e: None, None)
-    conn = libvirt.open(URI)
     prefix = 'bench-%s-' % uuid.uuid4().hex[:6]
     work = tempfile.mkdtemp(prefix='domainops-bench-')
     os.chmod(work, 0o755)
     rows = {}
     try:
         if 'a' in only:
-            bench_info(conn, args, rows, prefix)
+            benchlib.retry('(a) info', lambda: bench_info(args, rows, prefix))
         if only & set('bc'):
-            bench_converge(conn, args, rows, prefix, work)
+            bench_converge(args, rows, prefix, work)
         if 'd' in only:
-            bench_shutdown(conn, args, rows, prefix, work)
+            bench_shutdown(args, rows, prefix, work)
     finally:
-        undefine_prefix(conn, prefix)
-        conn.close()
+        undefine_prefix(None, prefix)
         shutil.rmtree(work, ignore_errors=True)
     text = report(rows, machine)
     print(text)
