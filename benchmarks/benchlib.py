@@ -95,11 +95,12 @@ def ansible_env(venv, extra=None):
 def run(argv, env, check=True, cwd=None):
     """(seconds, stdout) of one whole process."""
     started = time.monotonic()
-    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          check=False)
     elapsed = time.monotonic() - started
     if check and proc.returncode != 0:
-        raise RuntimeError('command failed (rc %d): %s\n%s\n%s' % (proc.returncode, ' '.join(argv),
-                                                                  proc.stdout[-3000:], proc.stderr[-3000:]))
+        raise RuntimeError('command failed (rc %d): %s\n%s\n%s'
+                           % (proc.returncode, ' '.join(argv), proc.stdout[-3000:], proc.stderr[-3000:]))
     return elapsed, proc.stdout
 
 
@@ -129,7 +130,8 @@ def machine_description():
             osname = re.search(r'PRETTY_NAME="([^"]+)"', f.read()).group(1)
     except (OSError, AttributeError):
         osname = '?'
-    qemu = subprocess.run(['qemu-system-x86_64', '--version'], stdout=subprocess.PIPE, text=True).stdout.split('\n')[0]
+    qemu = subprocess.run(['qemu-system-x86_64', '--version'], stdout=subprocess.PIPE, text=True,
+                          check=False).stdout.split('\n')[0]
     return '%s; %s; %d cores; %.0f GiB RAM; %s; libvirt %s; %s; Python %s' % (
         os.uname().nodename, cpu, os.cpu_count(), mem_gib, osname, lv, qemu, sys.version.split()[0])
 
@@ -224,7 +226,7 @@ def wait_for_libvirtd(uri=URI, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if subprocess.run(['virsh', '-c', uri, 'uri'], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0:
+                          stderr=subprocess.DEVNULL, check=False).returncode == 0:
             time.sleep(1)
             return
         time.sleep(1)

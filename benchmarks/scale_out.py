@@ -71,7 +71,7 @@ class Hypervisor(object):
 
     def answers(self):
         return subprocess.run(['virsh', '-c', self.uri, 'uri'], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0
+                              stderr=subprocess.DEVNULL, check=False).returncode == 0
 
     def start(self):
         try:
@@ -88,7 +88,7 @@ class Hypervisor(object):
         subprocess.run(['su', '-s', '/bin/sh', self.user, '-c', 'cd %s && %s libvirtd -d' % (self.home, env)],
                        check=True)
         self.started_here = True
-        for _ in range(60):
+        for dummy in range(60):
             if self.answers():
                 return
             time.sleep(0.5)

@@ -108,14 +108,14 @@ def bench_info(args, rows, prefix):
 
         def measure(label, argv, env, runs):
             times, out = [], ''
-            for _ in range(runs):
+            for dummy in range(runs):
                 seconds, out = run(argv, env)
                 times.append(seconds)
             log('%s: %s' % (label, ' '.join('%.2f' % t for t in times)))
             best[label] = min(times)
             return median(times), out
 
-        ping, _ = measure('ping', [ours_ansible, 'localhost', '-m', 'ping'], ours_env, args.runs)
+        ping, dummy = measure('ping', [ours_ansible, 'localhost', '-m', 'ping'], ours_env, args.runs)
         ours, out = measure('virt_domain_info', [ours_ansible, 'localhost', '-m', 'domainops.libvirt.virt_domain_info',
                                                  '-a', 'uri=' + URI], ours_env, args.runs)
         ours_disks = out.count('"disks"')
@@ -124,7 +124,7 @@ def bench_info(args, rows, prefix):
         com, out = measure('community info', [com_ansible, 'localhost', '-m', 'community.libvirt.virt', '-a',
                                               'command=info uri=' + URI], com_env, max(1, args.community_runs))
         com_bytes = len(out)
-        plain, _ = measure('plain', [os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_INFO], ours_env, args.runs)
+        plain, dummy = measure('plain', [os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_INFO], ours_env, args.runs)
         rows['a'] = dict(domains=total, ping=ping, ours=ours, community=com, plain=plain,
                          ours_result_bytes=ours_bytes, community_result_bytes=com_bytes,
                          ours_entries_with_disks=ours_disks, ours_entries_with_interfaces=ours_ifaces,
@@ -188,7 +188,7 @@ def inactive_xml(_conn, names):
 def undefine_prefix(_conn, prefix, attempts=20):
     """Destroy and undefine every domain named prefix*, on a fresh connection each attempt:
     another developer may restart libvirtd while a benchmark runs."""
-    for _ in range(attempts):
+    for dummy in range(attempts):
         try:
             conn = libvirt.open(URI)
             try:
@@ -270,6 +270,7 @@ def bench_converge(args, rows, prefix, work):
             second_xml_changed=max(x['xml_changed'] for x in second))
     # The plain floor: one lookup + inactive XML read per domain (a no-change run's minimum).
     names = ['%sconv-pln-%03d' % (prefix, i) for i in range(args.converge)]
+
     def plain():
         undefine_prefix(None, '%sconv-pln-' % prefix)
         conn = libvirt.open(URI)
@@ -277,7 +278,7 @@ def bench_converge(args, rows, prefix, work):
             conn.defineXML(DOMAIN_XML.format(name=name))
         conn.close()
         return [run([os.path.join(VENV, 'bin', 'python'), '-c', PLAIN_CONVERGE] + names, benchlib.ansible_env(VENV))[0]
-                for _ in range(args.runs)]
+                for dummy in range(args.runs)]
     try:
         result['plain_second_seconds'] = median(benchlib.retry('plain converge', plain))
     finally:
@@ -408,17 +409,17 @@ def report(rows, machine):
     if 'bc' in rows:
         bc = rows['bc']
         out += ['(c) first define / (b) no-change run, %d domains, one playbook loop (median s)' % bc['domains'],
-                '  %-12s %8s %8s %8s | %8s %8s %8s %10s %7s' % ('tool', 'first s', 'defines', 'changed',
-                                                                 'second s', 'defines', 'changed', 'xml chgd',
-                                                                 'x ping')]
+                '  %-12s %8s %8s %8s | %8s %8s %8s %10s %7s' % (
+                    'tool', 'first s', 'defines', 'changed', 'second s', 'defines', 'changed', 'xml chgd', 'x ping')]
         for tool in ('ours', 'community', 'ping'):
             t = bc[tool]
             out.append('  %-12s %8.2f %8d %8d | %8.2f %8d %8d %10d %7.2f' % (
                 tool, t['first_seconds'], t['first_defined'], t['first_changed'], t['second_seconds'],
                 t['second_defined'], t['second_changed'], t['second_xml_changed'],
                 ratio(t['second_seconds'], bc['ping']['second_seconds'])))
-        out += ['  best of runs (first/second): ' + ', '.join(
-            '%s %.2f/%.2f' % (tool, bc[tool]['first_best'], bc[tool]['second_best']) for tool in ('ours', 'community', 'ping')),
+        best = ', '.join('%s %.2f/%.2f' % (tool, bc[tool]['first_best'], bc[tool]['second_best'])
+                         for tool in ('ours', 'community', 'ping'))
+        out += ['  best of runs (first/second): ' + best,
                 '  plain libvirt-python, no-change minimum (lookup + inactive XML each): %.3f s'
                 % bc['plain_second_seconds'], '']
     if 'd' in rows:
