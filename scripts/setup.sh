@@ -16,9 +16,10 @@ die() { printf '\033[1;31m[setup] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 # --- system packages -------------------------------------------------------------
 # libvirt-daemon-system is left out on purpose: it pulls in systemd and ~250 packages.
 # iptables must be there before libvirtd starts, or isolated networks fail later.
+# ovmf: the UEFI firmware (and its descriptors) for <os firmware='efi'> guests.
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
           qemu-utils libvirt-dev pkg-config iptables busybox-static cpio xz-utils
-          ca-certificates shellcheck)
+          ca-certificates shellcheck ovmf)
 # (ansible-test sanity's shellcheck test is skipped silently without the shellcheck program.)
 missing=()
 for p in "${packages[@]}"; do
