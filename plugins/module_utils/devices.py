@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
@@ -271,7 +272,7 @@ class DeviceTask(object):
         action = '%s (%s)' % (verb, scope)
         xml = to_text(device_el, pretty=False, mask_secrets=False)
         try:
-            self.task.mutate(action, func, xml, _flag(scope))
+            self.task.mutate(action, _retry_tray_race(func), xml, _flag(scope))
         except libvirt.libvirtError as err:
             msg = refused(err) if refused else self.refusal(verb, scope, err)
             raise LibvirtCallError(msg, **self.details())
@@ -347,6 +348,26 @@ class DeviceTask(object):
 
 def _seconds(value):
     return ('%g' % value)
+
+
+# QEMU's words when the guest closed a drive's tray again between libvirt opening it
+# and inserting or removing the medium (firmware probing the drive does this).
+_TRAY_RACE = re.compile(r'Tray of (the )?device .*is not open')
+_TRAY_ATTEMPTS = 3
+
+
+def _retry_tray_race(func):
+    """func, retried when a media change lost the race for the tray against the guest."""
+    def call(*args):
+        for attempt in range(_TRAY_ATTEMPTS):
+            try:
+                return func(*args)
+            except libvirt.libvirtError as err:
+                if attempt == _TRAY_ATTEMPTS - 1 or not _TRAY_RACE.search(err.get_error_message() or ''):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return None
+    return call
 
 
 def parse_device(text):

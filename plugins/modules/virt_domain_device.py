@@ -91,6 +91,8 @@ notes:
     only check mode and tasks that change nothing succeed.
   - A detach from a running domain asks the guest to let the device go; libvirt returning
     does not mean the device is gone, which is why the module waits.
+  - A live CD-ROM or floppy medium change that QEMU refuses because the guest closed the
+    tray again meanwhile (firmware probing the drive does this) is tried up to three times.
 seealso:
   - module: domainops.libvirt.virt_domain_state
   - module: domainops.libvirt.virt_domain_info

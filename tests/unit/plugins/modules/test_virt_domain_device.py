@@ -3,6 +3,7 @@
 # mutating call: input checks, decisions, check-mode predictions and the error message
 # for an unsupported operation. tests/integration/targets/virt_domain_device runs the
 # real changes against QEMU.
+import libvirt
 import pytest
 
 from ansible_collections.domainops.libvirt.plugins.module_utils import devices
@@ -396,3 +397,47 @@ def test_removal_failed_event_is_a_failure(monkeypatch):
     dom, task, work = detach(monkeypatch, 'refuses', timeout=10)
     with pytest.raises(devices.LibvirtCallError, match='DEVICE_REMOVAL_FAILED'):
         work.make_absent('live', work.actual_device('live'))
+
+
+def _qemu_error(message):
+    err = libvirt.libvirtError(message)
+    err.err = (libvirt.VIR_ERR_INTERNAL_ERROR, 0, message, 0, None, None, None, 0, 0)
+    return err
+
+
+def test_media_change_that_loses_the_tray_race_is_retried(monkeypatch):
+    # The race (a guest's firmware closing the tray while libvirt changes the medium)
+    # cannot be produced on demand, so libvirt's failure is played back here.
+    from ansible_collections.domainops.libvirt.plugins.module_utils import devices
+    monkeypatch.setattr(devices.time, 'sleep', lambda _s: None)
+    calls = []
+
+    def update(*args):
+        calls.append(args)
+        if len(calls) < 3:
+            raise _qemu_error("internal error: unable to execute QEMU command 'blockdev-insert-medium': "
+                              "Tray of the device is not open")
+        return 0
+    assert devices._retry_tray_race(update)('<disk/>', 1) == 0
+    assert len(calls) == 3
+
+
+def test_other_errors_and_a_lasting_tray_problem_are_not_hidden(monkeypatch):
+    from ansible_collections.domainops.libvirt.plugins.module_utils import devices
+    monkeypatch.setattr(devices.time, 'sleep', lambda _s: None)
+    calls = []
+
+    def refuse(*args):
+        calls.append(args)
+        raise _qemu_error("Operation not supported: cannot modify field 'cache' of the disk")
+    with pytest.raises(libvirt.libvirtError, match='cache'):
+        devices._retry_tray_race(refuse)('<disk/>', 1)
+    assert len(calls) == 1
+
+    def always_closed(*args):
+        calls.append(args)
+        raise _qemu_error("Tray of device 'ide0-1-0' is not open")
+    calls.clear()
+    with pytest.raises(libvirt.libvirtError, match='Tray'):
+        devices._retry_tray_race(always_closed)('<disk/>', 1)
+    assert len(calls) == 3
