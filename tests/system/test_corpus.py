@@ -6,12 +6,12 @@ import json
 import os
 import uuid
 
+import libvirt
 import pytest
 from lxml import etree
 
 from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml as dx
 
-libvirt = pytest.importorskip('libvirt')
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get('DOMAINOPS_SHARED') or os.path.join(os.path.dirname(REPO), 'shared')

@@ -9,12 +9,14 @@ import sys
 import time
 import uuid
 
+import libvirt
 import pytest
 
-libvirt = pytest.importorskip('libvirt')
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'guest'))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, 'guest'))
+sys.path.insert(0, os.path.join(TESTS, 'lib'))
 import guests  # noqa: E402
+from modrun import remove_domain  # noqa: E402
 
 URI = 'qemu:///system'
 
@@ -25,7 +27,7 @@ def conn():
     try:
         c = libvirt.open(URI)
     except libvirt.libvirtError as exc:
-        pytest.skip('no libvirtd on %s: %s' % (URI, exc))
+        pytest.fail('cannot connect to %s (did scripts/setup.sh run?): %s' % (URI, exc))
     yield c
     c.close()
 
@@ -40,17 +42,8 @@ def _name(kind):
 
 
 def _cleanup(dom):
-    if dom is None:
-        return
-    try:
-        if dom.isActive():
-            dom.destroy()
-    except libvirt.libvirtError:
-        pass
-    try:
-        dom.undefine()
-    except libvirt.libvirtError:
-        pass
+    if dom is not None:
+        remove_domain(dom.connect(), dom.name())
 
 
 def _disk_targets(dom):
