@@ -195,9 +195,28 @@ class DeviceTask(object):
         refused = None
         if scope == LIVE:
             def refused(err):
-                return self.live_update_refused(changes, err)
+                # The tray as libvirt sees it now: it may have gone stale during this change.
+                return self.live_update_refused(changes, err) + _stale_tray_note(
+                    self.actual_device(LIVE), err)
         self.call('update', scope, self.dom.updateDeviceFlags, update, refused)
-        return self.read_back(scope, update)
+        after = self.read_back(scope, update)
+        if scope == LIVE and not self.task.check_mode and _tray_open(after):
+            after = self.tray_settled(after)
+        return after
+
+    def tray_settled(self, after):
+        """The live drive once libvirt has seen its tray close (it closes the tray after
+        every medium change, the event may lag); a tray still open is a warning."""
+        deadline = time.monotonic() + _TRAY_SETTLE
+        while _tray_open(after) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = self.actual_device(LIVE)
+        if _tray_open(after):
+            self.task.warn(
+                'libvirt still reports the tray of %s of domain %s open after the medium change, '
+                'although the change closes it: %s The next medium change of this drive will fail '
+                'until then.' % (self.label, self.task.domain_label, _STALE_TRAY))
+        return after
 
     def to_attach(self):
         """The device to attach: as desired, except that an interface without a MAC
@@ -272,7 +291,7 @@ class DeviceTask(object):
         action = '%s (%s)' % (verb, scope)
         xml = to_text(device_el, pretty=False, mask_secrets=False)
         try:
-            self.task.mutate(action, _retry_tray_race(func), xml, _flag(scope))
+            self.task.mutate(action, func, xml, _flag(scope))
         except libvirt.libvirtError as err:
             msg = refused(err) if refused else self.refusal(verb, scope, err)
             raise LibvirtCallError(msg, **self.details())
@@ -350,24 +369,28 @@ def _seconds(value):
     return ('%g' % value)
 
 
-# QEMU's words when the guest closed a drive's tray again between libvirt opening it
-# and inserting or removing the medium (firmware probing the drive does this).
-_TRAY_RACE = re.compile(r'Tray of (the )?device .*is not open')
-_TRAY_ATTEMPTS = 3
+# QEMU's words when it finds a drive's tray closed that libvirt believes open.
+_TRAY_NOT_OPEN = re.compile(r'Tray of (the )?device .*is not open')
+_TRAY_SETTLE = 1.0
+# Measured on libvirt 9.0 / QEMU 7.2 (docs/troubleshooting.md): a guest that resets its
+# IDE channel while libvirt changes a medium (firmware and OS drivers do so while they
+# probe the bus at boot) closes the tray without a QEMU event. libvirt keeps the tray as
+# open and skips opening it for every later change, which QEMU then refuses.
+_STALE_TRAY = ('libvirt lost track of the tray (the guest reset the drive during a medium change, '
+               'as firmware and OS drivers do while they probe the IDE bus at boot). Restarting '
+               'libvirtd (it re-reads the tray state from QEMU) or the domain clears this.')
 
 
-def _retry_tray_race(func):
-    """func, retried when a media change lost the race for the tray against the guest."""
-    def call(*args):
-        for attempt in range(_TRAY_ATTEMPTS):
-            try:
-                return func(*args)
-            except libvirt.libvirtError as err:
-                if attempt == _TRAY_ATTEMPTS - 1 or not _TRAY_RACE.search(err.get_error_message() or ''):
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-        return None
-    return call
+def _tray_open(device):
+    target = device.find('target') if device is not None else None
+    return target is not None and target.get('tray') == 'open'
+
+
+def _stale_tray_note(live_device, err):
+    """What to do when QEMU refused a medium change because libvirt's view of the tray is stale."""
+    if _TRAY_NOT_OPEN.search(err.get_error_message() or '') and _tray_open(live_device):
+        return '. libvirt reports the tray open, QEMU has it closed: ' + _STALE_TRAY
+    return ''
 
 
 def parse_device(text):

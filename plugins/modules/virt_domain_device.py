@@ -91,8 +91,10 @@ notes:
     only check mode and tasks that change nothing succeed.
   - A detach from a running domain asks the guest to let the device go; libvirt returning
     does not mean the device is gone, which is why the module waits.
-  - A live CD-ROM or floppy medium change that QEMU refuses because the guest closed the
-    tray again meanwhile (firmware probing the drive does this) is tried up to three times.
+  - A live CD-ROM or floppy medium change while the guest resets its IDE drives (firmware
+    and OS drivers do so while they probe the bus at boot) can leave libvirt believing
+    the tray open; the module then warns, and a refused change says how to recover
+    (see the troubleshooting guide).
 seealso:
   - module: domainops.libvirt.virt_domain_state
   - module: domainops.libvirt.virt_domain_info

@@ -38,6 +38,8 @@ GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
 BUILD_SCRIPT = os.path.join(GUEST_DIR, 'build.sh')
 DEFAULT_CACHE = '/var/cache/domainops-libvirt/tiny-guest'
 READY_MARKER = 'DOMAINOPS-TINY-GUEST-READY'
+# What SeaBIOS prints once it has tried every boot device.
+FIRMWARE_IDLE_MARKER = 'No bootable device.'
 # 'pc' (i440fx): boots as fast as q35 here and hot-plugs PCI devices straight onto
 # pci.0 (q35 would need spare pcie-root-ports for every hot-plugged device).
 MACHINE = 'pc'
@@ -46,7 +48,7 @@ KERNEL_CMDLINE = 'console=ttyS0 panic=-1'
 __all__ = [
     'READY_MARKER', 'MACHINE', 'KERNEL_CMDLINE', 'cache_dir', 'cache_paths', 'build',
     'tiny_guest_xml', 'noos_guest_xml', 'count_ready', 'wait_for_ready',
-    'wait_for_state', 'GuestTimeout',
+    'wait_for_firmware_idle', 'wait_for_state', 'GuestTimeout', 'FIRMWARE_IDLE_MARKER',
 ]
 
 
@@ -129,24 +131,35 @@ def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
            extra=(extra_devices.rstrip('\n') + '\n') if extra_devices.strip() else '')
 
 
-def noos_guest_xml(name: str, memory_mib: int = 64, extra_devices: str = '') -> str:
-    """Domain XML of a guest with no OS and no disk (ignores ACPI shutdown)."""
+def noos_guest_xml(name: str, memory_mib: int = 64, extra_devices: str = '',
+                   firmware_log: str | None = None) -> str:
+    """Domain XML of a guest with no OS and no disk (ignores ACPI shutdown).
+
+    With ``firmware_log``, SeaBIOS writes to that file (a serial port) and stays idle
+    after "No bootable device." instead of rebooting every 60 s; see
+    ``wait_for_firmware_idle``.
+    """
+    bios = serial = ''
+    if firmware_log:
+        bios = "\n    <bios useserial='yes' rebootTimeout='-1'/>"
+        serial = ("    <serial type='file'><source path=%s/><target port='0'/></serial>\n"
+                  % quoteattr(firmware_log))
     return """<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>{mem}</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='{machine}'>hvm</type>
-    <boot dev='hd'/>
+    <boot dev='hd'/>{bios}
   </os>
   <features><acpi/><apic/></features>
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <video><model type='vga'/></video>
     <memballoon model='none'/>
-{extra}  </devices>
+{serial}{extra}  </devices>
 </domain>
-""".format(name=escape(name), mem=int(memory_mib), machine=MACHINE,
+""".format(name=escape(name), mem=int(memory_mib), machine=MACHINE, bios=bios, serial=serial,
            extra=(extra_devices.rstrip('\n') + '\n') if extra_devices.strip() else '')
 
 
@@ -156,9 +169,13 @@ def count_ready(serial_log_path: str) -> int:
     QEMU truncates the log each time the domain is started; a ``reboot()`` or
     ``reset()`` keeps the same QEMU process, so the count grows by one per boot.
     """
+    return _count_text(serial_log_path, READY_MARKER)
+
+
+def _count_text(path: str, text: str) -> int:
     try:
-        with open(serial_log_path, 'rb') as f:
-            return f.read().count(READY_MARKER.encode())
+        with open(path, 'rb') as f:
+            return f.read().count(text.encode())
     except FileNotFoundError:
         return 0
 
@@ -170,15 +187,28 @@ def wait_for_ready(serial_log_path: str, timeout: float = 90, count: int = 1,
     For a reboot: ``n = count_ready(log); dom.reboot(); wait_for_ready(log, 90, n + 1)``.
     Returns the seconds waited; raises GuestTimeout (with the log's tail) on timeout.
     """
+    return _wait_for_text(serial_log_path, READY_MARKER, count, timeout, poll)
+
+
+def wait_for_firmware_idle(firmware_log_path: str, timeout: float = 30, poll: float = 0.05) -> float:
+    """Wait until a no-OS guest made with ``firmware_log`` has given up booting.
+
+    From then on the firmware leaves its drives alone. Before, SeaBIOS resets the IDE
+    channels while it probes them, and a medium change at that moment leaves libvirt
+    9.0 believing a closed tray is open (docs/troubleshooting.md).
+    """
+    return _wait_for_text(firmware_log_path, FIRMWARE_IDLE_MARKER, 1, timeout, poll)
+
+
+def _wait_for_text(path: str, text: str, count: int, timeout: float, poll: float) -> float:
     start = time.monotonic()
     deadline = start + timeout
     while True:
-        if count_ready(serial_log_path) >= count:
+        if _count_text(path, text) >= count:
             return time.monotonic() - start
         if time.monotonic() >= deadline:
             raise GuestTimeout('guest did not print %s %d time(s) within %ss; serial log %s '
-                               'ends with:\n%s' % (READY_MARKER, count, timeout,
-                                                   serial_log_path, _tail(serial_log_path)))
+                               'ends with:\n%s' % (text, count, timeout, path, _tail(path)))
         time.sleep(poll)
 
 

@@ -33,8 +33,8 @@ def unique(kind):
     return 'rel-%s-%s' % (kind, uuid.uuid4().hex[:8])
 
 
-def noos_xml(name, extra=''):
-    return guests.noos_guest_xml(name, extra_devices=extra)
+def noos_xml(name, extra='', firmware_log=None):
+    return guests.noos_guest_xml(name, extra_devices=extra, firmware_log=firmware_log)
 
 
 def tiny_xml(name, log, extra=''):

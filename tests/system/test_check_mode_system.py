@@ -82,14 +82,18 @@ def test_noos_guest_paths(conn, tmp_path):
     name = unique('cm-noos')
     iso = tmp_path / 'media.iso'
     iso.write_bytes(b'\0' * 2048)
+    firmware_log = str(tmp_path / 'firmware.log')
     try:
-        conn.defineXML(noos_xml(name, extra=CDROM % ''))
+        conn.defineXML(noos_xml(name, extra=CDROM % '', firmware_log=firmware_log))
         # persistent-only device changes on a shut-off domain
         step(conn, name, 'virt_domain_device', dict(xml=NIC % ''), ['attach (config)'])
         step(conn, name, 'virt_domain_device', dict(xml=NIC % '', state='absent'), ['detach (config)'])
         # start paused (a real START_PAUSED flag here), then resume
         step(conn, name, 'virt_domain_state', dict(name=name, state='paused'), ['create_paused'])
         step(conn, name, 'virt_domain_state', dict(name=name, state='running'), ['resume'])
+        # Media changes wait until the firmware stopped probing its drives: a change
+        # during its IDE reset leaves libvirt with a stale tray (docs/troubleshooting.md).
+        guests.wait_for_firmware_idle(firmware_log)
         # cdrom media change, live and persistent: insert, then eject
         step(conn, name, 'virt_domain_device', dict(xml=CDROM % ("<source file='%s'/>" % iso)),
              ['update (config)', 'update (live)'])
