@@ -89,6 +89,9 @@ options:
 notes:
   - The test driver (V(test:///default)) cannot attach, detach or update devices; with it
     only check mode and tasks that change nothing succeed.
+  - M(domainops.libvirt.virt_domain_state) manages every device type its O(domainops.libvirt.virt_domain_state#module:xml)
+    lists as a set, so a device of such a type added here is removed again by its next run.
+    Manage a device type with one of the two modules, not both.
   - A detach from a running domain asks the guest to let the device go; libvirt returning
     does not mean the device is gone, which is why the module waits.
   - A live CD-ROM or floppy medium change while the guest resets its IDE drives (firmware
