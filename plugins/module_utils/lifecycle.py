@@ -41,6 +41,9 @@ DEFAULT_TIMEOUT = 120
 
 # States in which the guest executes (nostate only shows up for an active domain).
 _RUNNING = ('running', 'blocked', 'nostate')
+# After this task woke a guest, how long an ACPI shutdown/reboot request may go without
+# effect before it is sent again (see _again_after_wake_up).
+_REQUEST_AGAIN_SECONDS = 2.0
 
 # Undefine flags, each with the question "does the domain have it?". Names only:
 # older libvirt-python builds lack some of them.
@@ -114,6 +117,7 @@ class DomainStateRun(object):
         self.waited = 0.0
         self.ignored_actions = 0  # actions that turned out to change nothing
         self.restart_required = False
+        self.woken = False  # this task woke the guest from pmsuspended
         self.differences = []
         self.live_differences = []
         self.removed_storage = []
@@ -394,7 +398,9 @@ class DomainStateRun(object):
             if self.state != 'shutdown':  # 'shutdown' = already shutting down: just wait
                 self._act('shutdown', 'shutdownFlags', self.shutdown_flags,
                           state=self._stopped(), active=False)
-            if self._wait(events, self._gone_or(('shutoff', 'absent'))):
+            stopped = self._again_after_wake_up(self._gone_or(('shutoff', 'absent')),
+                                                'shutdownFlags', self.shutdown_flags)
+            if self._wait(events, stopped):
                 return
         if self.params['force']:
             self.task.warn('domain %s did not shut down within %s s (state %s); destroyed it (force)'
@@ -456,7 +462,8 @@ class DomainStateRun(object):
             if self.check or self.conn.getType() == 'TEST':
                 # The test driver reboots synchronously and sends no reboot event.
                 return
-            if not self._wait(events, lambda: self._rebooted(events)):
+            rebooted = self._again_after_wake_up(lambda: self._rebooted(events), 'reboot', flags)
+            if not self._wait(events, rebooted):
                 raise WaitTimeout('domain %s did not reboot within %s s after the reboot request (state %s); '
                                   'does the guest react to %s?'
                                   % (self.task.domain_label, self.timeout, self.state,
@@ -490,6 +497,31 @@ class DomainStateRun(object):
             if not self._wait(events, self._gone_or(_RUNNING)):
                 raise WaitTimeout('domain %s did not wake up within %s s (state %s)'
                                   % (self.task.domain_label, self.timeout, self.state), waited=self.waited)
+        self.woken = True
+
+    def _again_after_wake_up(self, condition, method, flags):
+        """condition, sending the request (a virDomain method) again while it stays false.
+
+        Only after this task woke the guest: libvirt reports it running at once, but a
+        guest still resuming takes an ACPI button press for the wake-up event and drops
+        it (measured with Linux, tests/system/test_guest_caused_states.py). Sent again
+        every _REQUEST_AGAIN_SECONDS; a guest already acting on it ignores a repeat.
+        """
+        if not self.woken:
+            return condition
+        sent = [time.monotonic()]
+
+        def met_or_request_again():
+            if condition():
+                return True
+            if time.monotonic() - sent[0] >= _REQUEST_AGAIN_SECONDS:
+                sent[0] = time.monotonic()
+                try:
+                    getattr(self.dom, method)(flags)
+                except libvirt.libvirtError:
+                    pass  # it stopped meanwhile, or no longer takes requests: condition() tells
+            return False
+        return met_or_request_again
 
     def _create_paused(self):
         try:

@@ -129,6 +129,11 @@ options:
 notes:
   - The test driver (V(test:///default)) shuts down at once, rejects O(shutdown_mode) flags, cannot
     start paused and sends no reboot event; the module copes with each (see O(state)).
+  - From V(pmsuspended), V(shutdown) and V(rebooted) wake the guest first. A guest still resuming
+    takes the first ACPI button press for the wake-up and drops it, so after a wake-up the request
+    is sent again every 2 seconds until the guest acts on it (within O(timeout)).
+  - A V(crashed) domain (kept by C(<on_crash>preserve</on_crash>)) runs no code; every state but
+    V(present) destroys it first, then starts it where the state asks for a running guest.
 seealso:
   - module: domainops.libvirt.virt_domain_info
   - module: domainops.libvirt.virt_domain_autostart

@@ -18,7 +18,7 @@ set -euo pipefail
 
 cache=${DOMAINOPS_GUEST_CACHE:-/var/cache/domainops-libvirt/tiny-guest}
 meta=${DOMAINOPS_GUEST_KERNEL_META:-linux-image-amd64}
-modules=(button evdev virtio_pci virtio_blk virtio_net virtio_scsi ata_piix sd_mod sr_mod)
+modules=(button evdev virtio_pci virtio_blk virtio_net virtio_scsi ata_piix sd_mod sr_mod pvpanic_mmio)
 marker=DOMAINOPS-TINY-GUEST-READY
 
 say() { printf '[tiny-guest] %s\n' "$*" >&2; }
@@ -193,6 +193,18 @@ n=0
 while [ ! -e /dev/input/event0 ] && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
 acpid -c /etc/acpi -l /dev/console
 ttys=/dev/ttyS0; [ -c \$ttys ] || ttys=/dev/console
+# Commands typed on the guest's keyboard (virDomainSendKey reaches the first virtual
+# console), for tests that need the states a guest causes itself: 'suspend' suspends
+# to RAM (pmsuspended, with <pm><suspend-to-mem enabled='yes'/>), 'panic' panics the
+# kernel (crashed, with a <panic> device and <on_crash>preserve).
+( while :; do
+    read -r cmd </dev/tty1 || sleep 1
+    case "\$cmd" in
+      suspend) echo "tiny-guest: suspend to RAM" >\$ttys; echo mem >/sys/power/state
+               echo "tiny-guest: resumed" >\$ttys ;;
+      panic) echo "tiny-guest: panic" >\$ttys; echo c >/proc/sysrq-trigger ;;
+    esac
+  done ) &
 echo "$marker kernel=\$(uname -r) uptime=\$(cut -d' ' -f1 /proc/uptime)" >\$ttys
 # PID 1 must never exit (panic=-1 would reboot the guest). No shell reads the serial
 # file, so just stay alive; acpid does the work.

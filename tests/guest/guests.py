@@ -38,6 +38,10 @@ GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
 BUILD_SCRIPT = os.path.join(GUEST_DIR, 'build.sh')
 DEFAULT_CACHE = '/var/cache/domainops-libvirt/tiny-guest'
 READY_MARKER = 'DOMAINOPS-TINY-GUEST-READY'
+# Typed on the tiny guest's keyboard (guest_command), read by its init from tty1:
+# 'suspend' suspends to RAM, 'panic' panics the kernel (see build.sh).
+GUEST_COMMANDS = ('suspend', 'panic')
+PANIC_DEVICE = "<panic model='isa'/>"
 # What SeaBIOS prints once it has tried every boot device.
 FIRMWARE_IDLE_MARKER = 'No bootable device.'
 # 'pc' (i440fx): boots as fast as q35 here and hot-plugs PCI devices straight onto
@@ -49,6 +53,7 @@ __all__ = [
     'READY_MARKER', 'MACHINE', 'KERNEL_CMDLINE', 'cache_dir', 'cache_paths', 'build',
     'tiny_guest_xml', 'noos_guest_xml', 'count_ready', 'wait_for_ready',
     'wait_for_firmware_idle', 'wait_for_state', 'GuestTimeout', 'FIRMWARE_IDLE_MARKER',
+    'GUEST_COMMANDS', 'PANIC_DEVICE', 'guest_command',
 ]
 
 
@@ -92,13 +97,19 @@ def build(quiet: bool = True) -> dict:
 
 def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
                    extra_devices: str = '', kernel: str | None = None,
-                   initrd: str | None = None, cmdline: str = KERNEL_CMDLINE) -> str:
+                   initrd: str | None = None, cmdline: str = KERNEL_CMDLINE,
+                   crash_preserve: bool = False, suspend_to_mem: bool = False) -> str:
     """Domain XML of the tiny real guest (direct kernel boot, serial console to a file).
 
     ``extra_devices`` is raw XML inserted inside ``<devices>`` (disks, interfaces...).
     The guest has a VGA video device (screenshots work) and no graphics.
     ``kernel``/``initrd`` default to the cached build (see ``cache_paths()``).
+    ``crash_preserve`` adds a pvpanic device and ``<on_crash>preserve``: the guest
+    command 'panic' then leaves the domain crashed. ``suspend_to_mem`` enables S3:
+    the guest command 'suspend' then leaves it pmsuspended (see ``GUEST_COMMANDS``).
     """
+    if crash_preserve:
+        extra_devices = '    ' + PANIC_DEVICE + '\n' + extra_devices
     paths = cache_paths()
     kernel = kernel or paths['kernel']
     initrd = initrd or paths['initrd']
@@ -115,7 +126,7 @@ def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
   <features><acpi/><apic/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
+  <on_crash>{on_crash}</on_crash>{pm}
   <devices>
     <serial type='file'>
       <source path={log}/>
@@ -128,7 +139,16 @@ def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
 """.format(name=escape(name), mem=int(memory_mib), machine=MACHINE,
            kernel=escape(kernel), initrd=escape(initrd), cmdline=escape(cmdline),
            log=quoteattr(serial_log_path),
+           on_crash='preserve' if crash_preserve else 'destroy',
+           pm="\n  <pm><suspend-to-mem enabled='yes'/></pm>" if suspend_to_mem else '',
            extra=(extra_devices.rstrip('\n') + '\n') if extra_devices.strip() else '')
+
+
+def guest_command(command: str) -> str:
+    """The text to type on the tiny guest's keyboard (virt_domain_send_key ``text``)."""
+    if command not in GUEST_COMMANDS:
+        raise ValueError('the tiny guest knows the commands %s, not %r' % (', '.join(GUEST_COMMANDS), command))
+    return command + '\n'
 
 
 def noos_guest_xml(name: str, memory_mib: int = 64, extra_devices: str = '',

@@ -142,3 +142,28 @@ def warnings_of(result):
             warning = (warning.get('event') or {}).get('msg', warning.get('msg', ''))
         texts.append(warning)
     return texts
+
+
+def step(conn, name, module, args, expect_actions, again=True):
+    """One change shown four times, on the real daemon: a check run (with --diff) leaves the
+    domain byte-identical (live and inactive XML, state, autostart); the real run does
+    the same actions and reports changed; then (unless `again` is false: reboot and
+    reset act on every run) a check run and a real run again change nothing. Returns
+    the first real result. `name` is added to `args` unless a
+    virt_domain_state task names the domain in its xml."""
+    args = dict(args, name=name) if 'xml' not in args or module != 'virt_domain_state' else dict(args)
+    uri = conn.getURI()
+    before = snapshot(conn, name)
+    checked = run_module(module, args, uri, check=True, diff=True)
+    assert not checked['failed'], checked['msg']
+    assert snapshot(conn, name) == before, 'check mode changed domain %s (%s %s)' % (name, module, args)
+    real = run_module(module, args, uri)
+    assert not real['failed'], real['msg']
+    assert checked['actions'] == real['actions'] == expect_actions, (checked['actions'], real['actions'])
+    assert checked['changed'] == real['changed'] == bool(expect_actions)
+    if again:
+        for check in (True, False):
+            replay = run_module(module, args, uri, check=check)
+            assert not replay['failed'], replay['msg']
+            assert replay['actions'] == [] and not replay['changed'], replay
+    return real

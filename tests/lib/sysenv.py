@@ -37,9 +37,9 @@ def noos_xml(name, extra='', firmware_log=None):
     return guests.noos_guest_xml(name, extra_devices=extra, firmware_log=firmware_log)
 
 
-def tiny_xml(name, log, extra=''):
+def tiny_xml(name, log, extra='', **options):
     guests.build()
-    return guests.tiny_guest_xml(name, log, extra_devices=extra)
+    return guests.tiny_guest_xml(name, log, extra_devices=extra, **options)
 
 
 def libvirtd_pid():

@@ -3,14 +3,15 @@
 # guest that honours ACPI (the tiny guest), start paused, and the forced shutdown of a
 # guest that ignores ACPI (no-OS guest). Each step: check run (with --diff) -> the
 # domain's live XML, inactive XML, state and autostart are byte-identical -> real run
-# -> same actions and changed; then a check run again must plan nothing.
+# -> same actions and changed; then a check run and a real run again change nothing
+# (modrun.step).
 import os
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from modrun import remove_domain, run_module, snapshot, warnings_of  # noqa: E402
+from modrun import remove_domain, run_module, snapshot, step, warnings_of  # noqa: E402
 from sysenv import URI, connect, noos_xml, tiny_xml, unique  # noqa: E402
 
 import guests  # noqa: E402  (tests/guest, put on sys.path by sysenv)
@@ -25,23 +26,6 @@ def conn():
     connection = connect()
     yield connection
     connection.close()
-
-
-def step(conn, name, module, args, expect_actions, again=True):
-    """Check, compare, real, compare; returns the real result."""
-    args = dict(args, name=name) if 'xml' not in args or module != 'virt_domain_state' else dict(args)
-    before = snapshot(conn, name)
-    checked = run_module(module, args, URI, check=True, diff=True)
-    assert not checked['failed'], checked['msg']
-    assert snapshot(conn, name) == before, 'check mode changed domain %s (%s %s)' % (name, module, args)
-    real = run_module(module, args, URI)
-    assert not real['failed'], real['msg']
-    assert checked['actions'] == real['actions'] == expect_actions, (checked['actions'], real['actions'])
-    assert checked['changed'] == real['changed'] == bool(expect_actions)
-    if again:
-        replay = run_module(module, args, URI, check=True)
-        assert replay['actions'] == [] and not replay['changed'], replay
-    return real
 
 
 def test_tiny_guest_lifecycle_and_devices(conn, tmp_path):

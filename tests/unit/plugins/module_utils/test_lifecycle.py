@@ -205,3 +205,30 @@ def test_storage_plan_skips_what_is_not_a_plain_file(conn, define_domain, unique
     run._refresh()
     assert run._plan_storage() == [(str(image), None)]
     assert any('link.img' in w and 'not a plain file' in w for w in task.warnings)
+
+
+def test_requests_are_sent_again_only_after_this_task_woke_the_guest(monkeypatch):
+    # A guest resuming from pmsuspended drops an ACPI button press (measured on the tiny
+    # guest, tests/system/test_guest_caused_states.py); the fake clock here makes the
+    # repeat deterministic.
+    clock = [100.0]
+    monkeypatch.setattr(lifecycle.time, 'monotonic', lambda: clock[0])
+    requests = []
+    run = lifecycle.DomainStateRun(make_task(None))
+    run.dom = types.SimpleNamespace(shutdownFlags=requests.append)
+    stopped = [False]
+
+    def condition():
+        return stopped[0]
+    assert run._again_after_wake_up(condition, 'shutdownFlags', 0) is condition  # not woken: as is
+
+    run.woken = True
+    check = run._again_after_wake_up(condition, 'shutdownFlags', 4)
+    assert check() is False and requests == []
+    clock[0] += lifecycle._REQUEST_AGAIN_SECONDS
+    assert check() is False and requests == [4]
+    clock[0] += 1
+    assert check() is False and requests == [4]  # not before the interval
+    stopped[0] = True
+    clock[0] += 5
+    assert check() is True and requests == [4]  # met: nothing more is sent
