@@ -49,7 +49,7 @@ def one_round(conn, workdir, wait_for_firmware, seen):
         dom.create()
         if wait_for_firmware:
             guests.wait_for_firmware_idle(log)
-        for _ in range(3):
+        for dummy in range(3):
             for source in ("<source file='%s'/>" % iso, ''):
                 result = run_module('virt_domain_device', dict(name=name, xml=CDROM % source), URI)
                 for text in warnings_of(result) + ([result['msg']] if result['failed'] else []):
@@ -61,7 +61,7 @@ def one_round(conn, workdir, wait_for_firmware, seen):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--rounds', type=int, default=10)
     args = parser.parse_args()
     conn = connect()
@@ -71,7 +71,7 @@ def main():
         with open(os.path.join(workdir, 'medium.iso'), 'wb') as iso:
             iso.write(b'\0' * 2048)
         for wait in (False, True):
-            stale = sum(one_round(conn, workdir, wait, seen) for _ in range(args.rounds))
+            stale = sum(one_round(conn, workdir, wait, seen) for dummy in range(args.rounds))
             print('%-32s stale tray in %d of %d rounds'
                   % ('after the firmware is idle:' if wait else 'at once after start:', stale, args.rounds))
     for kind in ('warning', 'failure'):
