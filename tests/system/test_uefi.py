@@ -10,8 +10,8 @@ import libvirt
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from modrun import remove_domain, run_module, snapshot  # noqa: E402
-from sysenv import URI, connect, unique  # noqa: E402
+from modrun import remove_domain, step  # noqa: E402
+from sysenv import connect, unique  # noqa: E402
 
 UEFI_XML = """<domain type='qemu'>
   <name>%s</name>
@@ -33,17 +33,6 @@ def conn():
     connection.close()
 
 
-def four_times(args, expect_first, expect_actions):
-    """check, real, check, real: the first pair changes, the second pair does not."""
-    results = [run_module('virt_domain_state', args, URI, check=check) for check in (True, False, True, False)]
-    for result in results:
-        assert not result['failed'], result['msg']
-    assert [r['changed'] for r in results] == [expect_first, expect_first, False, False]
-    assert results[0]['actions'] == results[1]['actions'] == expect_actions
-    assert results[2]['actions'] == results[3]['actions'] == []
-    return results[1]
-
-
 def nvram_path(dom):
     """The guest's NVRAM file as libvirt reports it in the live XML."""
     from lxml import etree
@@ -55,22 +44,18 @@ def test_uefi_guest_defined_started_and_removed_with_its_nvram(conn):
     name = unique('uefi')
     xml = UEFI_XML % name
     try:
-        four_times(dict(xml=xml, state='running'), True, ['define', 'create'])
+        step(conn, name, 'virt_domain_state', dict(xml=xml, state='running'), ['define', 'create'])
         dom = conn.lookupByName(name)
         nvram = nvram_path(dom)
         assert nvram and os.path.isfile(nvram), 'libvirt made no NVRAM file for the UEFI guest'
         # Running, the definition still matches: the firmware libvirt picked is not a change.
-        four_times(dict(xml=xml, state='running'), False, [])
-        four_times(dict(name=name, state='destroyed'), True, ['destroy'])
+        step(conn, name, 'virt_domain_state', dict(xml=xml, state='running'), [])
+        step(conn, name, 'virt_domain_state', dict(state='destroyed'), ['destroy'])
 
         # A plain undefine is refused because of the NVRAM file: the module picks the flag.
         with pytest.raises(libvirt.libvirtError, match='nvram'):
             dom.undefine()
-        before = snapshot(conn, name)
-        result = run_module('virt_domain_state', dict(name=name, state='absent'), URI, check=True)
-        assert result['changed'] and result['actions'] == ['undefine']
-        assert snapshot(conn, name) == before, 'check mode changed the domain'
-        four_times(dict(name=name, state='absent'), True, ['undefine'])
+        step(conn, name, 'virt_domain_state', dict(state='absent'), ['undefine'])
         assert not os.path.exists(nvram), 'the NVRAM file was left behind'
     finally:
         remove_domain(conn, name)
