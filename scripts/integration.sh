@@ -6,6 +6,10 @@
 #                                               only as dependencies)
 #   scripts/integration.sh virt_domain_state    only these targets (ansible-test target
 #   scripts/integration.sh -v --start-at X      patterns); options go to ansible-test
+#   scripts/integration.sh --oldest [...]       the same with the oldest ansible-core that
+#                                               meta/runtime.yml declares (.venv-oldest) as
+#                                               the controller; modules run with .venv's
+#                                               Python (it has libvirt-python and lxml)
 #
 # Prints PASS/FAIL per target and a closing line "N passed, N failed"; exit 1 when any
 # target failed or nothing ran. Runs scripts/setup.sh first unless DOMAINOPS_SKIP_SETUP=1.
@@ -13,18 +17,26 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${DOMAINOPS_VENV:-$repo/.venv}
+label=integration
 say() { printf '\033[1m[integration]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[integration] FAILED:\033[0m %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 1; }
 # shellcheck source=scripts/lib/ansible-test.sh
 . "$repo/scripts/lib/ansible-test.sh"
 
 [ "${DOMAINOPS_SKIP_SETUP:-0}" = 1 ] || "$repo/scripts/setup.sh" >&2 || die "scripts/setup.sh failed"
+module_python=$venv/bin/python
+if [ "${1:-}" = --oldest ]; then
+  shift
+  venv=$(ansible_test_oldest_venv)
+  label=integration-oldest
+fi
 [ -x "$venv/bin/ansible-test" ] || die "$venv/bin/ansible-test missing (run scripts/setup.sh)"
+say "controller: $("$venv/bin/ansible" --version 2>/dev/null | sed -n 1p); modules run with $module_python"
 [ -d "$repo/tests/integration/targets" ] || die "no tests/integration/targets directory"
 
 # --local needs no pip bootstrap, but keep the shim ready in case ansible-test wants one.
 ansible_test_offline_pip "$venv/bin/python"
-dest=$(ansible_test_copy integration)
+dest=$(ansible_test_copy "$label")
 # ansible-test runs each target from a temp copy of tests/integration only, so targets
 # cannot find the checkout (tests/guest/build.sh, ...) by relative path: hand it to them
 # as extra vars through the copy's integration_config.yml (the checkout's own file, if
@@ -33,6 +45,7 @@ dest=$(ansible_test_copy integration)
   [ -f "$repo/tests/integration/integration_config.yml" ] && cat "$repo/tests/integration/integration_config.yml"
   echo "# added by scripts/integration.sh"
   printf 'domainops_repo_root: "%s"\n' "$repo"
+  printf 'ansible_python_interpreter: "%s"\n' "$module_python"
   [ -z "${DOMAINOPS_SHARED:-}" ] || printf 'domainops_shared: "%s"\n' "$DOMAINOPS_SHARED"
 } >"$dest/tests/integration/integration_config.yml"
 log=$(mktemp)

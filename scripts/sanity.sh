@@ -26,34 +26,11 @@ esac
 
 [ "${DOMAINOPS_SKIP_SETUP:-0}" = 1 ] || "$repo/scripts/setup.sh" >&2 || die "scripts/setup.sh failed"
 
-# The oldest ansible-core that meta/runtime.yml declares (requires_ansible), newest patch
-# release of that minor; it runs on Python 3.11 (Debian 12's python3, pyenv's 3.11).
-oldest_req=$repo/tests/sanity/requirements-oldest.txt
-oldest_venv=${DOMAINOPS_OLDEST_VENV:-$repo/.venv-oldest}
-make_oldest_venv() {
-  local want py
-  want=$(sha256sum "$oldest_req" | cut -d' ' -f1)
-  [ -x "$oldest_venv/bin/ansible-test" ] && [ "$(cat "$oldest_venv/.requirements.sha256" 2>/dev/null)" = "$want" ] && return
-  py=""
-  if command -v pyenv >/dev/null 2>&1; then
-    v=$(pyenv versions --bare | grep '^3\.11\.' | sort -V | tail -n1 || true)
-    [ -n "$v" ] && py=$(pyenv root)/versions/$v/bin/python3
-  fi
-  [ -x "$py" ] || py=$(command -v python3.11 || true)
-  [ -x "$py" ] || { py=$(command -v python3 || true); [ -n "$py" ] && "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || py=""; }
-  [ -n "$py" ] || die "no Python 3.11 found for the oldest ansible-core (2.19 needs Python 3.11 here)"
-  say "creating $oldest_venv with $("$py" --version) and $(grep -v '^#' "$oldest_req" | xargs)"
-  rm -rf "$oldest_venv"
-  "$py" -m venv "$oldest_venv" || die "python venv failed (Debian: apt-get install python3-venv)"
-  "$oldest_venv/bin/pip" install -q --disable-pip-version-check -r "$oldest_req" || die "pip install -r $oldest_req failed"
-  echo "$want" >"$oldest_venv/.requirements.sha256"
-}
-
 run_one() {
   local label=$1 venv dest pyver; shift
   case $label in
     newest) venv=${DOMAINOPS_VENV:-$repo/.venv} ;;
-    oldest) make_oldest_venv; venv=$oldest_venv ;;
+    oldest) venv=$(ansible_test_oldest_venv) ;;
   esac
   [ -x "$venv/bin/ansible-test" ] || die "$venv/bin/ansible-test missing (run scripts/setup.sh)"
   ansible_test_offline_pip "$venv/bin/python"

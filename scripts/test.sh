@@ -7,7 +7,8 @@
 #
 # Suites: unit (pytest tests/unit, in-process test driver), system (pytest tests/system,
 # real libvirtd), sanity (scripts/sanity.sh: ansible-test on the newest and oldest
-# ansible-core), integration (scripts/integration.sh), molecule (molecule test --all in
+# ansible-core), integration (scripts/integration.sh, on the newest and the oldest
+# ansible-core), molecule (molecule test --all in
 # extensions/, when it has scenarios), build (ansible-galaxy collection build + install
 # into a temp dir + ansible-doc of every module from the installed copy), docs (generated
 # module pages and CHANGELOG.rst are current), demo (the
@@ -50,7 +51,13 @@ run_pytest() {
 suite_unit() { run_pytest tests/unit; }
 suite_system() { run_pytest tests/system; }
 suite_sanity() { "$repo/scripts/sanity.sh"; }
-suite_integration() { "$repo/scripts/integration.sh"; }
+# Integration on the newest ansible-core and on the oldest that meta/runtime.yml declares.
+suite_integration() {
+  local on=()
+  "$repo/scripts/integration.sh" || on+=(newest)
+  "$repo/scripts/integration.sh" --oldest || on+=(oldest)
+  [ ${#on[@]} = 0 ] || { note="failed on the ${on[*]} ansible-core"; return 1; }
+}
 # The module pages and CHANGELOG.rst are generated: fail when they are stale.
 suite_docs() {
   "$venv/bin/python" "$repo/scripts/gen-module-docs.py" --check || { note="docs/modules is stale: run scripts/gen-module-docs.py"; return 1; }

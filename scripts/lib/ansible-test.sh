@@ -71,3 +71,31 @@ sys.exit(main(['install'] + args))
 PY
   fi
 }
+
+# The venv of the oldest ansible-core that meta/runtime.yml declares (requires_ansible),
+# newest patch release of that minor; it runs on Python 3.11 (Debian 12's python3,
+# pyenv's 3.11). Made once (again when its requirements change); prints its path.
+ansible_test_oldest_venv() {
+  local req=$repo/tests/sanity/requirements-oldest.txt
+  local venv=${DOMAINOPS_OLDEST_VENV:-$repo/.venv-oldest}
+  local want py v
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -x "$venv/bin/ansible-test" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
+    printf '%s\n' "$venv"
+    return
+  fi
+  py=""
+  if command -v pyenv >/dev/null 2>&1; then
+    v=$(pyenv versions --bare | grep '^3\.11\.' | sort -V | tail -n1 || true)
+    [ -n "$v" ] && py=$(pyenv root)/versions/$v/bin/python3
+  fi
+  [ -x "$py" ] || py=$(command -v python3.11 || true)
+  [ -x "$py" ] || { py=$(command -v python3 || true); [ -n "$py" ] && "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || py=""; }
+  [ -n "$py" ] || die "no Python 3.11 found for the oldest ansible-core (2.19 needs Python 3.11 here)"
+  say "creating $venv with $("$py" --version) and $(grep -v '^#' "$req" | xargs)"
+  rm -rf "$venv"
+  "$py" -m venv "$venv" >&2 || die "python venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2 || die "pip install -r $req failed"
+  echo "$want" >"$venv/.requirements.sha256"
+  printf '%s\n' "$venv"
+}
