@@ -232,3 +232,39 @@ def test_requests_are_sent_again_only_after_this_task_woke_the_guest(monkeypatch
     stopped[0] = True
     clock[0] += 5
     assert check() is True and requests == [4]  # met: nothing more is sent
+
+
+def shutting_down(events_conn, dom, seconds):
+    """The domain as seen while its guest shuts down (libvirt's 'shutdown' state, which
+    QEMU passes through in milliseconds): it goes off `seconds` later."""
+    import threading
+    threading.Timer(seconds, dom.destroy).start()
+    seen = events_conn.lookupByName(dom.name())
+    stopped = []
+
+    def state(*args):
+        if not stopped and seen.isActive():
+            return [libvirt.VIR_DOMAIN_SHUTDOWN, libvirt.VIR_DOMAIN_SHUTDOWN_USER]
+        stopped.append(True)
+        return seen.state(*args)
+    return Proxy(seen, state=state)
+
+
+def test_running_from_a_shutdown_in_progress_waits_then_starts(events_conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    dom.create()
+    task, result = run_state(events_conn, dom=shutting_down(events_conn, dom, 0.5), name=unique_name,
+                             state='running', timeout=10)
+    assert task.actions == ['create'] and result['changed']
+    assert result['domain']['state'] == 'running'
+    assert 0.4 <= result['waited'] < 5
+
+
+def test_shutdown_from_a_shutdown_in_progress_only_waits(events_conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    dom.create()
+    task, result = run_state(events_conn, dom=shutting_down(events_conn, dom, 0.5), name=unique_name,
+                             state='shutdown', timeout=10)
+    assert task.actions == [] and not result['changed']  # the guest was already on its way
+    assert result['domain']['state'] == 'shutoff'
+    assert 0.4 <= result['waited'] < 5
