@@ -51,6 +51,13 @@ security_driver = "none"
 CONF
 fi
 
+# swtpm_setup (TPM emulator state) runs as libvirt's swtpm_user, tss by default, and
+# needs its local CA writable: files a run as root once left there (a libvirtd started
+# before the tss user existed runs it as root) make every later TPM guest fail to start.
+if getent passwd tss >/dev/null && [ -d /var/lib/swtpm-localca ]; then
+  chown -R tss /var/lib/swtpm-localca
+fi
+
 mkdir -p /var/log/libvirt /run/libvirt
 pgrep -x virtlogd >/dev/null || virtlogd -d || die "virtlogd did not start"
 if ! virsh -c qemu:///system uri >/dev/null 2>&1; then
