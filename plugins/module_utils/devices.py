@@ -195,14 +195,25 @@ class DeviceTask(object):
         refused = None
         if scope == LIVE:
             def refused(err):
-                # The tray as libvirt sees it now: it may have gone stale during this change.
-                return self.live_update_refused(changes, err) + _stale_tray_note(
-                    self.actual_device(LIVE), err)
+                return self.live_update_refused(changes, err) + self.stale_tray_note(err)
         self.call('update', scope, self.dom.updateDeviceFlags, update, refused)
         after = self.read_back(scope, update)
         if scope == LIVE and not self.task.check_mode and _tray_open(after):
             after = self.tray_settled(after)
         return after
+
+    def stale_tray_note(self, err):
+        """How to recover when QEMU refused a medium change because libvirt's view of the
+        tray is stale (read now: it may have gone stale during this very change)."""
+        if not _TRAY_NOT_OPEN.search(err.get_error_message() or ''):
+            return ''
+        try:
+            live = self.actual_device(LIVE)
+        except libvirt.libvirtError:
+            return ''  # the original refusal is what matters
+        if not _tray_open(live):
+            return ''
+        return '. libvirt reports the tray open, QEMU has it closed: ' + _STALE_TRAY
 
     def tray_settled(self, after):
         """The live drive once libvirt has seen its tray close (it closes the tray after
@@ -384,13 +395,6 @@ _STALE_TRAY = ('libvirt lost track of the tray (the guest reset the drive during
 def _tray_open(device):
     target = device.find('target') if device is not None else None
     return target is not None and target.get('tray') == 'open'
-
-
-def _stale_tray_note(live_device, err):
-    """What to do when QEMU refused a medium change because libvirt's view of the tray is stale."""
-    if _TRAY_NOT_OPEN.search(err.get_error_message() or '') and _tray_open(live_device):
-        return '. libvirt reports the tray open, QEMU has it closed: ' + _STALE_TRAY
-    return ''
 
 
 def parse_device(text):
