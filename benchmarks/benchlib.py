@@ -259,3 +259,25 @@ def read_module_times(times_path):
     except FileNotFoundError:
         pass
     return pairs
+
+
+def undefine_prefix(prefix, uri=URI, attempts=20):
+    """Destroy and undefine every domain named prefix*, on a fresh connection each attempt:
+    another developer may restart libvirtd while a benchmark runs."""
+    import libvirt
+    for dummy in range(attempts):
+        try:
+            conn = libvirt.open(uri)
+            try:
+                for dom in conn.listAllDomains(0):
+                    if dom.name().startswith(prefix):
+                        if dom.isActive():
+                            dom.destroy()
+                        dom.undefine()
+                return
+            finally:
+                conn.close()
+        except libvirt.libvirtError as err:
+            log('cleanup of %s* retried: %s' % (prefix, err))
+            time.sleep(1)
+    log('WARNING: domains named %s* may be left: undefine them by hand' % prefix)

@@ -34,7 +34,8 @@ import libvirt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
-from side_by_side import DOMAIN_XML, undefine_prefix  # noqa: E402
+from benchlib import undefine_prefix  # noqa: E402
+from side_by_side import DOMAIN_XML  # noqa: E402
 
 PY = os.path.join(benchlib.VENV, 'bin', 'python')
 MODULE = 'ansible_collections.domainops.libvirt.plugins.modules.%s'
@@ -152,19 +153,19 @@ def main():
         times = []
         for dummy in range(args.runs):
             if args.scenario == 'state-new':
-                undefine_prefix(conn, prefix)
+                undefine_prefix(prefix)
             times.append(run_module(module, args_file)[0])
         print('scenario %s (%s): module process %.3f s median of %d (%s)' % (
             args.scenario, module, statistics.median(times), args.runs, ' '.join('%.3f' % t for t in times)))
         if args.scenario == 'state-new':
-            undefine_prefix(conn, prefix)
+            undefine_prefix(prefix)
         _elapsed, stderr, _result = run_module(module, args_file, ['-X', 'importtime'])
         import_report(stderr, args.top)
         if args.scenario == 'state-new':
-            undefine_prefix(conn, prefix)
+            undefine_prefix(prefix)
         profile_report(module, args_file, args.top, work)
     finally:
-        undefine_prefix(conn, prefix)
+        undefine_prefix(prefix)
         conn.close()
 
 

@@ -109,21 +109,6 @@ class Hypervisor(object):
                     log('could not stop the %s of %s: %s' % (daemon, self.user, err))
 
 
-def cleanup(hv, prefix=''):
-    try:
-        conn = libvirt.open(hv.uri)
-    except libvirt.libvirtError:
-        return
-    try:
-        for dom in conn.listAllDomains(0):
-            if dom.name().startswith(prefix):
-                if dom.isActive():
-                    dom.destroy()
-                dom.undefine()
-    finally:
-        conn.close()
-
-
 def write(path, text):
     with open(path, 'w') as f:
         f.write(text)
@@ -217,7 +202,7 @@ def main():
             log('converge %d module runs with forks %d: %s' % (tasks, forks, ' '.join('%.2f' % t for t in times)))
     finally:
         for hv in hvs:
-            cleanup(hv)
+            benchlib.undefine_prefix('', uri=hv.uri, attempts=1)
             hv.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests', 'guest'))
 
 import benchlib  # noqa: E402
-from benchlib import COMMUNITY_VENV, URI, VENV, log, median, run  # noqa: E402
+from benchlib import COMMUNITY_VENV, URI, VENV, log, median, run, undefine_prefix  # noqa: E402
 
 DOMAIN_XML = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
@@ -92,7 +92,7 @@ def ratio(value, floor):
 # --------------------------------------------------------------------------- (a) info
 
 def bench_info(args, rows, prefix):
-    undefine_prefix(None, prefix + 'info')
+    undefine_prefix(prefix + 'info')
     conn = libvirt.open(URI)
     try:
         started = time.monotonic()
@@ -135,7 +135,7 @@ def bench_info(args, rows, prefix):
             conn.close()
         except libvirt.libvirtError:
             pass
-        undefine_prefix(None, prefix + 'info')
+        undefine_prefix(prefix + 'info')
 
 
 # --------------------------------------------------------------------- (b) and (c) converge
@@ -185,27 +185,6 @@ def inactive_xml(_conn, names):
     return found
 
 
-def undefine_prefix(_conn, prefix, attempts=20):
-    """Destroy and undefine every domain named prefix*, on a fresh connection each attempt:
-    another developer may restart libvirtd while a benchmark runs."""
-    for dummy in range(attempts):
-        try:
-            conn = libvirt.open(URI)
-            try:
-                for dom in conn.listAllDomains(0):
-                    if dom.name().startswith(prefix):
-                        if dom.isActive():
-                            dom.destroy()
-                        dom.undefine()
-                return
-            finally:
-                conn.close()
-        except libvirt.libvirtError as err:
-            log('cleanup of %s* retried: %s' % (prefix, err))
-            time.sleep(1)
-    log('WARNING: domains named %s* may be left: undefine them by hand' % prefix)
-
-
 def bench_converge(args, rows, prefix, work):
     tools = [
         ('ours', os.path.join(VENV, 'bin', 'ansible-playbook'), benchlib.ansible_env(VENV), PLAYBOOK_OURS),
@@ -234,7 +213,7 @@ def bench_converge(args, rows, prefix, work):
                 argv = [playbook_cmd, '-i', 'localhost,', '-c', 'local', book, '-e', '@' + extra]
 
                 def sample():
-                    undefine_prefix(None, run_prefix)
+                    undefine_prefix(run_prefix)
                     restarts = events.restarts
                     try:
                         mark = events.mark()
@@ -251,7 +230,7 @@ def bench_converge(args, rows, prefix, work):
                                    defined=len(events.since(mark, run_prefix, 'Defined')),
                                    xml_changed=sum(1 for n in names if before[n] != after[n]))
                     finally:
-                        undefine_prefix(None, run_prefix)
+                        undefine_prefix(run_prefix)
                     if events.restarts != restarts:
                         raise RuntimeError('libvirtd restarted during the sample')
                     first.append(one)
@@ -272,7 +251,7 @@ def bench_converge(args, rows, prefix, work):
     names = ['%sconv-pln-%03d' % (prefix, i) for i in range(args.converge)]
 
     def plain():
-        undefine_prefix(None, '%sconv-pln-' % prefix)
+        undefine_prefix('%sconv-pln-' % prefix)
         conn = libvirt.open(URI)
         for name in names:
             conn.defineXML(DOMAIN_XML.format(name=name))
@@ -282,7 +261,7 @@ def bench_converge(args, rows, prefix, work):
     try:
         result['plain_second_seconds'] = median(benchlib.retry('plain converge', plain))
     finally:
-        undefine_prefix(None, '%sconv-pln-' % prefix)
+        undefine_prefix('%sconv-pln-' % prefix)
     rows['bc'] = result
 
 
@@ -347,7 +326,7 @@ def bench_shutdown(args, rows, prefix, work):
                     log('shutdown %s run %d: %s' % (tool, r, ', '.join('%s=%.3f' % kv for kv in samples[-1].items())))
                 result[tool] = dict((key, median([s[key] for s in samples])) for key in samples[0])
     finally:
-        undefine_prefix(None, name)
+        undefine_prefix(name)
     rows['d'] = result
 
 
@@ -465,7 +444,7 @@ def main():
         if 'd' in only:
             bench_shutdown(args, rows, prefix, work)
     finally:
-        undefine_prefix(None, prefix)
+        undefine_prefix(prefix)
         shutil.rmtree(work, ignore_errors=True)
     text = report(rows, machine)
     print(text)

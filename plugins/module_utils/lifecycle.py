@@ -509,13 +509,14 @@ class DomainStateRun(object):
         """
         if not self.woken:
             return condition
-        sent = [time.monotonic()]
+        sent = time.monotonic()
 
         def met_or_request_again():
+            nonlocal sent
             if condition():
                 return True
-            if time.monotonic() - sent[0] >= _REQUEST_AGAIN_SECONDS:
-                sent[0] = time.monotonic()
+            if time.monotonic() - sent >= _REQUEST_AGAIN_SECONDS:
+                sent = time.monotonic()
                 try:
                     getattr(self.dom, method)(flags)
                 except libvirt.libvirtError:

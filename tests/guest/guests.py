@@ -141,7 +141,12 @@ def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
            log=quoteattr(serial_log_path),
            on_crash='preserve' if crash_preserve else 'destroy',
            pm="\n  <pm><suspend-to-mem enabled='yes'/></pm>" if suspend_to_mem else '',
-           extra=(extra_devices.rstrip('\n') + '\n') if extra_devices.strip() else '')
+           extra=_devices_block(extra_devices))
+
+
+def _devices_block(extra_devices: str) -> str:
+    """Raw device XML for the end of <devices>, on lines of its own ('' when empty)."""
+    return (extra_devices.rstrip('\n') + '\n') if extra_devices.strip() else ''
 
 
 def guest_command(command: str) -> str:
@@ -180,7 +185,7 @@ def noos_guest_xml(name: str, memory_mib: int = 64, extra_devices: str = '',
 {serial}{extra}  </devices>
 </domain>
 """.format(name=escape(name), mem=int(memory_mib), machine=MACHINE, bios=bios, serial=serial,
-           extra=(extra_devices.rstrip('\n') + '\n') if extra_devices.strip() else '')
+           extra=_devices_block(extra_devices))
 
 
 def count_ready(serial_log_path: str) -> int:
