@@ -14,7 +14,7 @@ import time
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import describe_domain
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain_xml import (
-    Difference, compare_element, device_identity, etree, find_device, merge_domain, parse_xml, to_text)
+    Difference, compare_element, device_identity, etree, find_device, merge_device, parse_xml, to_text)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.events import DomainEvents
@@ -134,15 +134,7 @@ def overlay(actual, desired):
         # the previous image.
         for old in base.findall('source') + base.findall('backingStore'):
             base.remove(old)
-    # The engine merges whole domains: wrap both devices in one.
-    merged = merge_domain(_wrap(desired), _wrap(base))
-    return merged.find('devices')[0]
-
-
-def _wrap(device):
-    domain = etree.Element('domain')
-    etree.SubElement(domain, 'devices').append(copy.deepcopy(device))
-    return domain
+    return merge_device(desired, base)
 
 
 class DeviceTask(object):

@@ -55,6 +55,10 @@ _UNDEFINE_FLAGS = (
     ('VIR_DOMAIN_UNDEFINE_TPM', 'TPM state'),
 )
 
+_READ_FLAGS = 0
+if libvirt is not None:
+    _READ_FLAGS = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+
 # virCheckFlags' message when a driver does not know a flag, e.g. the test driver.
 _UNSUPPORTED_FLAGS_RE = re.compile(r'unsupported flags \((0x[0-9a-fA-F]+)\)')
 
@@ -126,6 +130,8 @@ class DomainStateRun(object):
         self.name = self.params.get('name')
         self.uuid = None
         self.xml_has_uuid = False
+        self.record_status = None  # the applied record: written, updated, unchanged
+        self._stored_before = None
 
     # -- the task ---------------------------------------------------------------
 
@@ -294,51 +300,51 @@ class DomainStateRun(object):
         engine = _engine()
         aliases = engine.machine_aliases(self.conn.getCapabilities())
         flags = libvirt.VIR_DOMAIN_DEFINE_VALIDATE if self.params['validate'] else 0
-        read_flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
         remaining = []  # paths where the stored definition still differs from xml afterwards
 
         was_persistent = self.persistent
-        live_paths = []
-        if self.active:
-            # What the running guest lacks of xml, read before anything is defined.
-            live = engine.parse_xml(self.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE), 'the live XML', ('domain',))
-            live_paths = [d.path for d in engine.compare_domain(self.desired, live, aliases)]
-
         if self.dom is None:
             self.xml_before = ''
             self.differences = ['(new domain)']
-            dom = self._define(self.params['xml'], flags, state='shutoff', active=False, persistent=True)
+            self.record_status = 'written'
+            text = engine.to_text(engine.with_record(self.desired, aliases), pretty=False, mask_secrets=False)
+            dom = self._define(text, flags, state='shutoff', active=False, persistent=True)
             if dom is not None:
                 self.dom = dom
                 self._refresh()
             planned = self.desired
+            record = None
         else:
-            actual = engine.parse_xml(self.dom.XMLDesc(read_flags), 'the inactive XML', ('domain',))
-            self.xml_before = engine.to_text(actual, pretty=True, mask_secrets=True)
-            # Unmasked, for the no-change guard below: a new password alone is a change.
-            stored_before = engine.to_text(actual, pretty=False, mask_secrets=False)
-            self.differences = [d.path for d in engine.compare_domain(self.desired, actual, aliases)]
-            if not self.persistent:
-                # Defining a transient domain makes it persistent: a change of its own.
-                self.differences.insert(0, '(make persistent)')
+            actual_text = self.dom.XMLDesc(_READ_FLAGS)
+            comparison = self._compare(engine, actual_text, aliases)
+            record = comparison.record
+            self.xml_before = engine.to_text(comparison.actual, pretty=True, mask_secrets=True)
             planned = None
             if self.differences:
-                planned = engine.merge_domain(self.desired, actual, aliases)
-                self._define(engine.to_text(planned, pretty=False, mask_secrets=False), flags, persistent=True)
+                comparison = self._define_merged(engine, comparison, actual_text, aliases, flags)
+                planned = comparison.merged
+
+        live_paths = []
+        if self.active:
+            # What the running guest lacks of xml; removals as the previous record says.
+            live = self.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)
+            live_paths = engine.Comparison(engine.DOMAIN, self.desired, live, aliases, record=record).paths
 
         if planned is None:
             self.xml_after = self.xml_before
         elif self.check:
             self.xml_after = engine.to_text(planned, pretty=True, mask_secrets=True)
         else:
-            readback = engine.parse_xml(self.dom.XMLDesc(read_flags), 'the inactive XML', ('domain',))
+            readback = engine.parse_xml(self.dom.XMLDesc(_READ_FLAGS), 'the inactive XML', ('domain',))
             self.xml_after = engine.to_text(readback, pretty=True, mask_secrets=True)
-            remaining = [d.path for d in engine.compare_domain(self.desired, readback, aliases)]
+            remaining = engine.compare_domain(self.desired, readback, aliases)
+            remaining = [d.path for d in remaining]
             if remaining:
                 self.task.warn('libvirt normalised or ignored %s of domain %s: the stored definition still '
-                               'differs from xml there' % (', '.join(remaining), self.task.domain_label))
-            if self.xml_before and was_persistent and \
-                    engine.to_text(readback, pretty=False, mask_secrets=False) == stored_before:
+                               'differs from xml there (a misspelt element or attribute? validate: true '
+                               'makes libvirt refuse what its schema does not know)'
+                               % (', '.join(remaining), self.task.domain_label))
+            if self.xml_before and was_persistent and engine.same_definition(readback, self._stored_before):
                 # The last guard against flapping: libvirt stored exactly what it had.
                 self.ignored_actions += 1
                 self.task.warn('domain %s was defined again but libvirt stored the same definition as before '
@@ -348,6 +354,53 @@ class DomainStateRun(object):
         # A restart helps only where the stored definition has what the running guest lacks.
         self.live_differences = [path for path in live_paths if path not in remaining]
         self.restart_required = bool(self.live_differences)
+
+    def _compare(self, engine, actual_text, aliases):
+        """Compare xml with the persistent definition; sets differences and the record status."""
+        comparison = engine.Comparison(engine.DOMAIN, self.desired, actual_text, aliases,
+                                       record='stored', write_record=True)
+        self._stored_before = comparison.actual
+        if comparison.record_problem:
+            self.task.warn('the applied record of domain %s is not used: %s; it is treated as absent '
+                           '(nothing is removed this time) and replaced'
+                           % (self.task.domain_label, comparison.record_problem))
+        self.differences = comparison.paths
+        if not self.persistent:
+            # Defining a transient domain makes it persistent: a change of its own.
+            self.differences.insert(0, '(make persistent)')
+        if not comparison.had_record:
+            self.record_status = 'written'
+        elif comparison.record_changed:
+            self.record_status = 'updated'
+        else:
+            self.record_status = 'unchanged'
+        if comparison.record_changed and not self.differences:
+            # Only what the user manages changed (an element added that equals the
+            # stored value, or the first apply to a domain made elsewhere).
+            self.differences.append('(applied record %s)' % self.record_status)
+        return comparison
+
+    def _define_merged(self, engine, comparison, actual_text, aliases, flags):
+        """Define the merged definition. Right before, the persistent definition is read
+        again: when another task changed it since the comparison, compare once more
+        (so its change is kept, not overwritten); twice is a clear failure."""
+        for attempt in (1, 2):
+            if not self.check:
+                current = self.dom.XMLDesc(_READ_FLAGS)
+                if current != actual_text:
+                    if attempt == 2:
+                        raise LibvirtCallError(
+                            'the definition of domain %s on %s was changed by someone else twice during this '
+                            'task; nothing was changed, run the task again' % (self.task.domain_label, self.task.uri))
+                    actual_text = current
+                    comparison = self._compare(engine, actual_text, aliases)
+                    self.xml_before = engine.to_text(comparison.actual, pretty=True, mask_secrets=True)
+                    if not self.differences:
+                        return comparison
+                    continue
+            self._define(comparison.merged_text(), flags, persistent=True)
+            return comparison
+        return comparison
 
     def _define(self, text, flags, **planned):
         try:
@@ -681,6 +734,8 @@ class DomainStateRun(object):
             restart_required=self.restart_required,
             differences=self.differences,
         )
+        if self.record_status is not None:
+            result['applied_record'] = self.record_status
         if self.restart_required:
             result['live_differences'] = self.live_differences
         if self.params['remove_storage']:

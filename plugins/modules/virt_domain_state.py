@@ -124,8 +124,13 @@ options:
     description:
       - Let libvirt validate O(xml) against its schema when defining (C(VIR_DOMAIN_DEFINE_VALIDATE)),
         so that misspelt elements are refused instead of silently dropped.
+      - Off by default, as C(virsh define) does it: real generators (OpenStack nova, oVirt, KubeVirt,
+        vagrant-libvirt, CloudStack) write documents that libvirt accepts and its schema refuses (an
+        empty C(<serial/>), C(source file=''), empty sysinfo entries, VNC C(<gl>)). Without it, the
+        definition is read back after every define and whatever libvirt dropped is named in a warning,
+        so a typo stays visible.
     type: bool
-    default: true
+    default: false
 notes:
   - The test driver (V(test:///default)) shuts down at once, rejects O(shutdown_mode) flags, cannot
     start paused and sends no reboot event; the module copes with each (see O(state)).
@@ -273,11 +278,24 @@ differences:
     - Paths in O(xml) where the persistent definition differed before the task (relative to
       C(<domain>), devices named by their identity), without values, so without secrets.
     - V((new domain\)) when the domain was defined new; V((make persistent\)) first when a transient
-      domain was made persistent.
+      domain was made persistent; V((applied record written\)) or V((applied record updated\)) when
+      only the record of what O(xml) manages changed (see RV(applied_record)).
+    - Removals are listed too: a part that the previously applied O(xml) had and this one does not.
   returned: success
   type: list
   elements: str
-  sample: ["memory", "devices/disk[vdb]/source/@file"]
+  sample: ["memory", "devices/disk[vdb]/source/@file", "devices/sound[ich9]"]
+applied_record:
+  description:
+    - The applied record in the domain's C(<metadata>): the shape of O(xml) (element and attribute
+      names and device identities, never values), kept so that what a later O(xml) no longer has is
+      removed (a three-way comparison, like C(kubectl apply)).
+    - V(written) when the domain had none (defined now, or made by virsh, virt-install or an older
+      version: this first apply keeps everything O(xml) does not mention; from then on removals
+      work), V(updated) when O(xml) now manages other parts, V(unchanged) otherwise.
+  returned: with O(xml), unless O(state=absent)
+  type: str
+  sample: unchanged
 removed_storage:
   description: Disk image paths deleted (in check mode, that would be deleted).
   returned: when O(remove_storage=true)
@@ -310,7 +328,7 @@ def main():
             force=dict(type='bool', default=False),
             shutdown_mode=dict(type='list', elements='str', default=[], choices=sorted(SHUTDOWN_MODES)),
             remove_storage=dict(type='bool', default=False),
-            validate=dict(type='bool', default=True),
+            validate=dict(type='bool', default=False),
         ),
         required_one_of=[('name', 'uuid', 'xml')],
         supports_check_mode=True,

@@ -64,11 +64,11 @@ CASES = [
     ('state-xml-bad-uuid', 'virt_domain_state', dict(xml=domain(body='<uuid>not-a-uuid</uuid>')), ['uuid', 'not-a-uuid']),
     ('state-xml-bad-uuid-existing', 'virt_domain_state', dict(xml=domain(name='{off}', body='<uuid>1234</uuid>')), ['uuid', '1234']),
     ('state-xml-invalid-memory', 'virt_domain_state', dict(xml=domain().replace('>64<', '>lots<')), ['memory']),
-    ('state-xml-unknown-type', 'virt_domain_state', dict(xml=domain(root_attrs="type='nosuchhypervisor'")), ['failed to validate', 'schema']),
+    ('state-xml-unknown-type', 'virt_domain_state', dict(xml=domain(root_attrs="type='nosuchhypervisor'"), validate=True), ['failed to validate', 'schema']),
     ('state-xml-unknown-type-unvalidated', 'virt_domain_state', dict(xml=domain(root_attrs="type='nosuchhypervisor'"), validate=False), ['nosuchhypervisor']),
-    ('state-xml-unknown-element-validated', 'virt_domain_state', dict(xml=domain(body='<bogus_element/>')), ['bogus_element']),
+    ('state-xml-unknown-element-validated', 'virt_domain_state', dict(xml=domain(body='<bogus_element/>'), validate=True), ['bogus_element']),
     ('state-xml-device-without-target', 'virt_domain_state',
-     dict(xml=domain(body="<devices><disk type='file' device='disk'><source file='/x.img'/></disk></devices>")), ['failed to validate', 'schema']),
+     dict(xml=domain(body="<devices><disk type='file' device='disk'><source file='/x.img'/></disk></devices>")), ['<disk>', 'target dev']),
     # ---- virt_domain_state: selectors, mismatches, options
     ('state-name-xml-mismatch', 'virt_domain_state', dict(name='{off}', xml=domain()), ['does not match', '{off}']),
     ('state-uuid-xml-mismatch', 'virt_domain_state',
@@ -170,7 +170,7 @@ CASES = [
 
 LIBVIRT_DETECTED = frozenset((
     'state-xml-invalid-memory', 'state-xml-unknown-type', 'state-xml-unknown-element-validated',
-    'state-xml-device-without-target', 'state-xml-unknown-type-unvalidated',
+    'state-xml-unknown-type-unvalidated',
 ))
 
 

@@ -155,14 +155,15 @@ def test_reboot_condition():
         run._rebooted(seen)
 
 
-def test_define_guard_reports_no_change(conn, define_domain, unique_name, monkeypatch):
+def test_define_guard_reports_no_change(conn, unique_name, monkeypatch):
     # An engine that always sees a difference: libvirt stores the same again.
-    define_domain(minimal_domain_xml(unique_name))
-    real_compare = domain_xml.compare_domain
+    first_task, first = run_state(conn, xml=minimal_domain_xml(unique_name))
+    assert first_task.actions == ['define'] and first['applied_record'] == 'written'
+    real_paths = domain_xml.Comparison.paths
 
-    def always_different(desired, actual, aliases=None):
-        return real_compare(desired, actual, aliases) + [domain_xml.Difference('on_crash', None, 'x')]
-    monkeypatch.setattr(domain_xml, 'compare_domain', always_different)
+    def always_different(comparison):
+        return real_paths.fget(comparison) + ['on_crash']
+    monkeypatch.setattr(domain_xml.Comparison, 'paths', property(always_different))
     task, result = run_state(conn, xml=minimal_domain_xml(unique_name))
     assert task.actions == ['define']
     assert result['changed'] is False

@@ -347,7 +347,8 @@ BAD_INPUT = [
      ['does not match']),
     ('existing domain has another uuid', lambda n: dict(xml=minimal_domain_xml(n).replace(
         '</name>', '</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1811</uuid>')), ['exists with uuid']),
-    ('libvirt validation refuses', lambda n: dict(xml=minimal_domain_xml(n).replace('<vcpu>', '<bogus/><vcpu>')),
+    ('libvirt validation refuses', lambda n: dict(xml=minimal_domain_xml(n).replace('<vcpu>', '<bogus/><vcpu>'),
+                                                  validate=True),
      ['rejected the definition', 'nothing was changed']),
     ('invalid uuid', lambda n: dict(uuid='not-a-uuid', state='running'), ['invalid uuid']),
     ('remove_storage without absent', lambda n: dict(name=n, state='running', remove_storage=True),
@@ -375,9 +376,17 @@ def test_bad_input(run, conn, define_domain, unique_name, label, args, words):
 
 
 def test_validation_refusal_leaves_no_new_domain(run, conn, unique_name):
-    result = run(xml=minimal_domain_xml(unique_name).replace('<vcpu>', '<bogus/><vcpu>'), state='running')
+    result = run(xml=minimal_domain_xml(unique_name).replace('<vcpu>', '<bogus/><vcpu>'), state='running',
+                 validate=True)
     assert result['failed'] and 'rejected the definition' in result['msg']
     assert snapshot(conn, unique_name) is None
+
+
+def test_without_validation_what_libvirt_dropped_is_a_warning(run, conn, unique_name, warnings):
+    xml = minimal_domain_xml(unique_name).replace('<vcpu>', '<bogus/><vcpu>')
+    result = run(xml=xml)
+    assert result['changed'] and not result.get('failed')
+    assert any('bogus' in w and 'ignored' in w for w in warnings), warnings
 
 
 def test_running_missing_domain_without_xml(run, conn, unique_name):
