@@ -96,6 +96,15 @@ def _serial_like_key(dev):
     return (port,)
 
 
+def _console_key(dev):
+    # A domain can have a serial console (target type serial, the copy of serial 0)
+    # and virtio consoles, each numbered from 0: the target type tells them apart.
+    target = dev.find('target')
+    if target is None:
+        return (None, None)
+    return (target.get('type'), parse_int(target.get('port')))
+
+
 def _channel_key(dev):
     target = dev.find('target')
     if target is None:
@@ -146,7 +155,7 @@ _IDENTITY = {
                                     'vendor/product or adapter to be identified'),),
     'serial': _serial_like_key,
     'parallel': _serial_like_key,
-    'console': _serial_like_key,
+    'console': _console_key,
     'channel': _channel_key,
     'graphics': lambda d: (d.get('type'),),
     'video': lambda d: (_model_type(d),),

@@ -34,6 +34,8 @@ class DomainKind(ResourceKind):
     collection = 'devices'
     # Children whose order is meaningful: compared and replaced as a whole sequence.
     ordered = frozenset((('os', 'boot'), ('os', 'initarg')))
+    # <metadata> holds one element per application (libosinfo, this collection's record, ...)
+    containers = frozenset(('metadata',))
 
     def canonicalise(self, root, ctx):
         return domain_rules.canonicalise(root, ctx)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import canonical_uuid, lookup_domain, state_names
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
+from ansible_collections.domainops.libvirt.plugins.module_utils.xml_record import RECORD_NS
 
 try:
     import libvirt
@@ -146,6 +147,9 @@ def _bulk_stats(conn, domains):
     return dict((dom.UUIDString(), values) for dom, values in pairs)
 
 
+_RECORD_PATH = 'metadata/{%s}applied' % RECORD_NS
+
+
 def describe_entry(dom, stats, xml_text, autostart, persistent):
     root = etree.fromstring(xml_text.encode('utf-8'))
     state, reason = state_names(stats.get('state.state'), stats.get('state.reason'))
@@ -180,7 +184,19 @@ def describe_entry(dom, stats, xml_text, autostart, persistent):
         cpu_time_ns=cpu_time if active else None,
         disks=[_disk(disk) for disk in root.iterfind('devices/disk')],
         interfaces=[_interface(iface) for iface in root.iterfind('devices/interface')],
+        applied_record=_has_record(dom, root, active, persistent),
     )
+
+
+def _has_record(dom, root, active, persistent):
+    """Whether virt_domain_state's applied record is in the persistent definition."""
+    if root.find(_RECORD_PATH) is not None:
+        return True
+    if not (active and persistent):
+        return False
+    # A running guest's live XML keeps the metadata it started with: ask the definition.
+    inactive = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    return etree.fromstring(inactive.encode('utf-8')).find(_RECORD_PATH) is not None
 
 
 _KIB_PER_UNIT = {'b': 1.0 / 1024, 'bytes': 1.0 / 1024, 'kb': 1000.0 / 1024, 'k': 1, 'kib': 1,

@@ -39,11 +39,14 @@ class ResourceKind(object):
     what         how messages name the document
     collection   the child of the root whose children pair by identity (devices)
     ordered      (parent tag, child tag) pairs whose children are one sequence
+    containers   elements that hold what several owners write (<metadata>): removing
+                 one from the desired document removes only what the record holds
     """
     root_tag = None
     what = 'XML'
     collection = None
     ordered = frozenset()
+    containers = frozenset()
 
     def canonicalise(self, root, ctx):
         """Apply the kind's rules to root for ctx.side (in place)."""
@@ -284,7 +287,11 @@ class Comparison(object):
             if merge:
                 _copy_for(a_parent, d_child)
         if removed and extra:
-            for _r_child, a_child in pair_children(removed, extra, strict=True)[0]:
+            for r_child, a_child in pair_children(removed, extra, strict=True)[0]:
+                if r_child.tag in self.kind.containers:
+                    empty = a_child.makeelement(a_child.tag)
+                    self._walk(empty, a_child, r_child, _join(path, _child_label(a_child, a_list)), merge)
+                    continue
                 self._add(_join(path, _child_label(a_child, a_list)), compact(a_child, self.secrets), None)
                 if merge:
                     a_parent.remove(a_child)

@@ -171,6 +171,13 @@ domains:
       elements: dict
       sample:
         - {mac: '52:54:00:6b:3c:58', type: network, source: default, model: virtio}
+    applied_record:
+      description:
+        - Whether the persistent definition carries the applied record of M(domainops.libvirt.virt_domain_state)
+          (the shape of the XML it applied last), so that parts removed from that XML are removed on
+          the next apply. False for a domain that virt_domain_state never defined (virsh, virt-install).
+      type: bool
+      sample: true
     xml:
       description: The domain XML, read with O(xml_flags).
       returned: when O(xml=true)

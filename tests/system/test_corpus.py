@@ -177,7 +177,8 @@ def test_project_corpus_document(conn, aliases, name):
     if edit.find('uuid') is not None:
         edit.find('uuid').text = desired.find('uuid').text
 
-    dom = _define(conn, desired)
+    # defined as virt_domain_state defines a new domain: the document with its applied record
+    dom = _define(conn, dx.with_record(desired, aliases))
     try:
         actual = _read(dom)
         assert dx.compare_domain(desired, actual, aliases) == [], 'the document itself'
@@ -185,16 +186,16 @@ def test_project_corpus_document(conn, aliases, name):
         differences = dx.compare_domain(edit, actual, aliases)
         _assert_expected(expected, differences)
 
-        merged = dx.merge_domain(edit, actual, aliases)
+        merged = dx.Comparison(dx.DOMAIN, edit, actual, aliases, write_record=True).merged
         assert dx.domain_uuid(merged) == dx.domain_uuid(actual), 'the UUID is kept'
         dom = _define(conn, merged)
         after_merge = _read(dom)
         assert dx.compare_domain(edit, after_merge, aliases) == [], 'after merge and define'
         _assert_unexpected_devices_kept(actual, after_merge, edit)
 
-        merged_again = dx.merge_domain(edit, after_merge, aliases)
-        assert dx.compare_domain(merged_again, after_merge, aliases) == [], 'merge again changes nothing'
-        dom = _define(conn, merged_again)
+        again = dx.Comparison(dx.DOMAIN, edit, after_merge, aliases, write_record=True)
+        assert again.differences == [] and not again.record_changed, 'applying the edit again changes nothing'
+        dom = _define(conn, again.merged)
         after_second = _read(dom)
         assert dx.compare_domain(after_merge, after_second, aliases) == []
         assert dx.compare_domain(after_second, after_merge, aliases) == []
