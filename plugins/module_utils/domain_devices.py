@@ -254,9 +254,13 @@ def device_label(desired, actual=None):
     return identity_label(key)
 
 
-def is_implicit(dev):
-    """Devices libvirt creates by itself whatever the definition says: removing
-    them would only make libvirt add them again, so they are never removed."""
+def is_implicit(dev, desired):
+    """Devices libvirt creates by itself from what the (canonical) desired domain
+    says: removing them would only make libvirt add them again."""
+    if dev.tag == 'console' and desired.find('devices/serial') is not None:
+        target = dev.find('target')  # the copy of serial 0 (rule X3)
+        return (target is not None and target.get('type') in (None, 'serial')
+                and parse_int(target.get('port')) in (None, 0))
     if dev.tag == 'input':
         return dev.get('bus') == 'ps2'  # x86 machines always have PS/2 mouse and keyboard
     if dev.tag == 'controller':

@@ -52,8 +52,8 @@ class DomainKind(ResourceKind):
     def label(self, desired, actual=None):
         return domain_devices.device_label(desired, actual)
 
-    def is_implicit(self, el):
-        return domain_devices.is_implicit(el)
+    def is_implicit(self, el, desired):
+        return domain_devices.is_implicit(el, desired)
 
     def pairs_by_identity(self, tag):
         return tag != 'emulator'

@@ -65,8 +65,9 @@ class ResourceKind(object):
     def label(self, desired, actual=None):
         return local_name(desired.tag)
 
-    def is_implicit(self, el):
-        """A collection child that libvirt re-creates whatever the definition says."""
+    def is_implicit(self, el, desired):
+        """A collection child that libvirt re-creates from what the (canonical)
+        desired document says: never removed."""
         return False
 
     def pairs_by_identity(self, tag):
@@ -168,6 +169,8 @@ class Comparison(object):
                 if isinstance(child.tag, str) and kind.pairs_by_identity(child.tag):
                     kind.identity(child)
 
+        # libvirt's defaults the rules filled in: compared, but never "removed"
+        self._filled = set((id(el), name) for el, name, _value in actual_ctx.filled)
         self.differences = []
         if self.desired.tag != merged.tag:
             self.differences.append(Difference('', merged.tag, self.desired.tag))
@@ -177,17 +180,27 @@ class Comparison(object):
         else:
             self._walk(self.desired, merged, self.record, '', merge=True)
         unfill(actual_ctx.filled)
+        self._filled = None
         kind.merge_fixups(merged, self.desired, before)
 
-        self.new_record = build_record(kind, self.desired)
-        new_mirror = self.new_record[0]
-        self.record_changed = (self.record is None
-                               or xml_record.shape(self.record) != xml_record.shape(new_mirror))
+        self._new_record = None
         if write_record:
             xml_record.embed(merged, self.new_record)
         self.merged = merged
 
     # -- results ---------------------------------------------------------------------
+
+    @property
+    def new_record(self):
+        """The applied record of this desired document (built when first asked for)."""
+        if self._new_record is None:
+            self._new_record = build_record(self.kind, self.desired)
+        return self._new_record
+
+    @property
+    def record_changed(self):
+        """Whether the stored record (None: there is none) differs from the new one."""
+        return self.record is None or xml_record.shape(self.record) != xml_record.shape(self.new_record[0])
 
     @property
     def paths(self):
@@ -254,7 +267,7 @@ class Comparison(object):
         for name in r.attrib:
             if name in (xml_record.ID_ATTR, xml_record.TEXT_ATTR) or name in d.attrib:
                 continue
-            if a.get(name) is not None:  # written last time, not now: remove it
+            if a.get(name) is not None and (id(a), name) not in self._filled:  # written before, not now
                 self._add(_join(path, '@' + local_name(name)),
                           self.secrets.attribute_value(a, name, a.get(name)), None)
                 if merge:
@@ -286,6 +299,7 @@ class Comparison(object):
             self._add(_join(path, _child_label(d_child, d_list)), None, compact(d_child, self.secrets))
             if merge:
                 _copy_for(a_parent, d_child)
+        extra = [el for el in extra if (id(el), None) not in self._filled]
         if removed and extra:
             for r_child, a_child in pair_children(removed, extra, strict=True)[0]:
                 if r_child.tag in self.kind.containers:
@@ -340,7 +354,7 @@ class Comparison(object):
                 _copy_for(a_parent, d_dev)
         if removed and extra:
             for _r_dev, a_dev in pair_by_identity(removed, extra, kind.identity_like)[0]:
-                if kind.is_implicit(a_dev):
+                if kind.is_implicit(a_dev, self.desired):
                     continue
                 self._add(_join(path, kind.label(a_dev)), compact(a_dev, self.secrets), None)
                 if merge:
