@@ -124,11 +124,11 @@ options:
     description:
       - Let libvirt validate O(xml) against its schema when defining (C(VIR_DOMAIN_DEFINE_VALIDATE)),
         so that misspelt elements are refused instead of silently dropped.
-      - Off by default, as C(virsh define) does it: real generators (OpenStack nova, oVirt, KubeVirt,
-        vagrant-libvirt, CloudStack) write documents that libvirt accepts and its schema refuses (an
-        empty C(<serial/>), C(source file=''), empty sysinfo entries, VNC C(<gl>)). Without it, the
-        definition is read back after every define and whatever libvirt dropped is named in a warning,
-        so a typo stays visible.
+      - Off by default, as C(virsh define) does it, because real generators (OpenStack nova, oVirt,
+        KubeVirt, vagrant-libvirt, CloudStack) write documents that libvirt accepts and its schema
+        refuses (an empty C(<serial/>), C(source file=''), empty sysinfo entries, VNC C(<gl>)).
+        Without it, the definition is read back after every define and whatever libvirt dropped is
+        named in a warning, so a typo stays visible.
     type: bool
     default: false
 notes:
@@ -287,11 +287,11 @@ differences:
   sample: ["memory", "devices/disk[vdb]/source/@file", "devices/sound[ich9]"]
 applied_record:
   description:
-    - The applied record in the domain's C(<metadata>): the shape of O(xml) (element and attribute
-      names and device identities, never values), kept so that what a later O(xml) no longer has is
-      removed (a three-way comparison, like C(kubectl apply)).
+    - The applied record in the domain's C(<metadata>) holds the shape of O(xml) (element and
+      attribute names and device identities, never values), so that what a later O(xml) no longer
+      has is removed (a three-way comparison, like C(kubectl apply)).
     - V(written) when the domain had none (defined now, or made by virsh, virt-install or an older
-      version: this first apply keeps everything O(xml) does not mention; from then on removals
+      version; this first apply keeps everything O(xml) does not mention, and from then on removals
       work), V(updated) when O(xml) now manages other parts, V(unchanged) otherwise.
   returned: with O(xml), unless O(state=absent)
   type: str
