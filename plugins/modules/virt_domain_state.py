@@ -280,7 +280,7 @@ differences:
     - V((new domain\)) when the domain was defined new; V((make persistent\)) first when a transient
       domain was made persistent; V((applied record written\)) or V((applied record updated\)) when
       only the record of what O(xml) manages changed (see RV(applied_record)).
-    - Removals are listed too: a part that the previously applied O(xml) had and this one does not.
+    - Removals are listed too, each a part that the previously applied O(xml) had and this one does not.
   returned: success
   type: list
   elements: str

@@ -410,3 +410,17 @@ def test_without_validate_libvirt_drops_unknown_and_warns(run, conn, unique_name
         assert any('normalised or ignored' in w and 'bogus' in w for w in warnings)
     finally:
         run(name=unique_name, state='absent')
+
+
+def test_a_damaged_record_is_a_warning_and_replaced(run, conn, unique_name, warnings):
+    damaged = ("<metadata><domainops:applied xmlns:domainops='https://github.com/domainops/libvirt/applied-record' "
+               "version='7'><domain/></domainops:applied></metadata>")
+    xml = minimal_domain_xml(unique_name)
+    conn.defineXML(xml.replace('</name>', '</name>' + damaged))
+    for check in (True, False):
+        result = run(xml=xml, check=check)
+        assert not result.get('failed') and result['changed'] and result['applied_record'] == 'written', result
+    assert any('newer version' in w and 'treated as absent' in w for w in warnings), warnings
+    again = run(xml=xml)
+    assert not again['changed'] and again['applied_record'] == 'unchanged'
+    assert "version='7'" not in conn.lookupByName(unique_name).XMLDesc(0)
