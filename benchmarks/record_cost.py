@@ -31,7 +31,7 @@ DOCUMENT = os.path.join(REPO, 'tests', 'corpus', 'domains', 'q35-sata-empty-cdro
 
 def timed(func, runs):
     samples = []
-    for _ in range(runs):
+    for dummy in range(runs):
         start = time.perf_counter()
         func()
         samples.append(time.perf_counter() - start)

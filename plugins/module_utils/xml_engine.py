@@ -337,7 +337,7 @@ class Comparison(object):
         # Which recorded devices the desired ones are (same identity), and which
         # were removed from the desired XML since the record was written.
         record_of, removed = {}, []
-        unused = [(dev, key) for dev, key in wanted]
+        unused = list(wanted)
         for r_dev in r_list:
             key = xml_record.identity_of_mirror(r_dev)
             match = next((n for n, (_dev, d_key) in enumerate(unused) if d_key == key), None)
