@@ -167,3 +167,23 @@ def test_graphics_listen_attribute_change_follows_into_listen_element():
                  "</graphics></devices>")
     merged = dx.merge_domain(dom("<devices><graphics type='vnc' listen='0.0.0.0'/></devices>"), actual, ALIASES)
     assert merged.find('devices/graphics/listen').get('address') == '0.0.0.0'
+
+
+QEMU = 'http://libvirt.org/schemas/domain/qemu/1.0'
+
+
+@pytest.mark.parametrize('before,after,secret', [
+    ("<devices><disk type='network' device='disk'><source protocol='http' name='/i'><cookies>"
+     "<cookie name='session'>%s</cookie></cookies></source><target dev='vda'/></disk></devices>", None, 'Ck1e'),
+    ("<sysinfo type='smbios'><oemStrings><entry>%s</entry></oemStrings></sysinfo>", None, 'io.systemd.credential'),
+    ("<qemu:commandline xmlns:qemu='%s'><qemu:arg value='%%s'/></qemu:commandline>" % QEMU, None, '-secretarg'),
+    ("<qemu:commandline xmlns:qemu='%s'><qemu:env name='TOKEN' value='%%s'/></qemu:commandline>" % QEMU, None,
+     'tok3n'),
+], ids=['cookie', 'oemStrings', 'qemu arg', 'qemu env'])
+def test_secrets_found_by_path_are_masked(before, after, secret):
+    old, new = dom(before % (secret + '-old')), dom(before % (secret + '-new'))
+    differences = dx.compare_domain(new, old, ALIASES)
+    assert differences, 'the new value is a difference'
+    shown = repr(differences) + dx.to_text(new) + dx.to_text(dx.merge_domain(new, old, ALIASES))
+    assert secret not in shown and '********' in shown
+    assert secret + '-new' in dx.to_text(new, mask_secrets=False), 'defined unmasked'
