@@ -53,7 +53,7 @@ def test_graphics_password_never_leaks(conn):
         assert "passwd='%s'" % PW3 in conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)
         # an error while the XML holds a password: libvirt's schema check fails
         bad = noos_xml(name, extra=GRAPHICS % PW2 + '<bogus/>')
-        result = run_module('virt_domain_state', dict(xml=bad), URI)
+        result = run_module('virt_domain_state', dict(xml=bad, validate=True), URI)
         assert result['failed']
         no_secret(result, PW2)
         result = run_module('virt_domain_state', dict(xml=bad.replace("type='qemu'", "type='qemu' x='<'")), URI)
