@@ -38,6 +38,8 @@ _RECHECK_SECONDS = 0.5
 # After an abort or a failure, how long to wait for libvirt to finish the job and for
 # a restarting source daemon to answer again before saying where the domain is.
 _SETTLE_SECONDS = 60
+# How long the job-completed event (the job's figures) may lag behind the call's return.
+_STATS_SECONDS = 3
 _HOST_UUID_RE = re.compile(r'<host>\s*<uuid>([^<]+)</uuid>')
 
 
@@ -120,6 +122,11 @@ class _MigrationWatch(object):
             if not self.done and seconds > 0:
                 self.cond.wait(seconds)
 
+    def wait_for_stats(self, seconds):
+        """The job-completed event can follow the call's return (post-copy): wait for it a little."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.completed_stats is not None, seconds)
+
 
 class MigrationRun(object):
     """One virt_domain_migrate task."""
@@ -160,12 +167,8 @@ class MigrationRun(object):
 
     def _check_input(self):
         p = self.params
-        if p.get('name') is None and p.get('uuid') is None:
-            raise InputError('give name or uuid of the domain to migrate')
-        if p.get('uuid') is not None:
-            canonical_uuid(p['uuid'])
         if p['timeout'] <= 0:
-            raise InputError('timeout must be more than 0 seconds, not %s' % p['timeout'])
+            raise InputError('timeout must be more than 0 seconds, not %s; nothing was changed' % p['timeout'])
         for option in ('bandwidth', 'max_downtime'):
             if p.get(option) is not None and p[option] <= 0:
                 raise InputError('%s must be more than 0, not %s; nothing was changed' % (option, p[option]))
@@ -179,7 +182,8 @@ class MigrationRun(object):
             if not p['postcopy']:
                 raise InputError('postcopy_after needs postcopy: true; nothing was changed')
             if p['postcopy_after'] < 0:
-                raise InputError('postcopy_after must be 0 or more seconds, not %s' % p['postcopy_after'])
+                raise InputError('postcopy_after must be 0 or more seconds, not %s; nothing was changed'
+                                 % p['postcopy_after'])
         if self.dest_uri == self.src_uri:
             raise InputError('dest_uri is the source uri %s: a domain migrates to another host; nothing was changed'
                              % self.src_uri)
@@ -324,7 +328,7 @@ class MigrationRun(object):
                                                                            _SETTLE_SECONDS))
             if watch.error is not None:
                 self._failed(watch.error, timed_out)
-            self.job = self._job_figures(watch)
+            self.job = self._job_figures(watch) if self.mode != 'offline' else {}  # offline: no job
             self.dest_dom = watch.new_dom or self._lookup_dest(uuid=self.dom.UUIDString())
 
     def _call(self, action, watch):
@@ -466,13 +470,16 @@ class MigrationRun(object):
 
     def _job_figures(self, watch):
         """libvirt's statistics of the completed job: from its event, else from the target."""
+        watch.wait_for_stats(_STATS_SECONDS)
         stats = watch.completed_stats
         if stats is None and watch.new_dom is not None:
             try:
                 stats = watch.new_dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
             except libvirt.libvirtError:
                 stats = None
-        return dict(stats or {})
+        if not stats or stats.get('type') == getattr(libvirt, 'VIR_DOMAIN_JOB_NONE', 0):
+            return {}
+        return dict(stats)
 
     # -- the result ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: virt_domain_migrate
 short_description: Move a libvirt domain to another hypervisor, live or offline
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Moves the domain selected by O(name) or O(uuid) from the host of O(uri) (the source) to the
     host of O(dest_uri) (the target), the way C(virsh migrate) does, and waits until the move is
@@ -20,7 +20,7 @@ description:
   - A running (or paused) domain migrates live by default (O(live)); a shut-off domain moves
     offline, that is its persistent definition moves and nothing runs.
   - By default the domain becomes persistent on the target and its definition is removed from
-    the source (O(persistent), O(undefine_source)): a move, not a copy.
+    the source (O(persistent), O(undefine_source)), so it is a move, not a copy.
   - The module waits for libvirt's migration job with its events, at most O(timeout) seconds;
     on timeout it aborts the job and the domain keeps running on the source.
   - The module opens two connections, one to each host. By default it manages the migration
@@ -28,7 +28,7 @@ description:
     libvirtd connects to O(dest_uri) itself.
   - Disks must be on storage both hosts share (NFS, a cluster file system, network disks), or be
     copied with O(copy_storage). libvirt refuses a migration it considers unsafe; the error names
-    the disks and the options. See the collection's docs/migration.md.
+    the disks and the options. See docs/live-migration.md in the collection.
 extends_documentation_fragment:
   - domainops.libvirt.connection
   - domainops.libvirt.connection.selector
@@ -91,7 +91,7 @@ options:
     default: true
   p2p:
     description:
-      - Peer-to-peer migration (C(VIR_MIGRATE_PEER2PEER)): the source libvirtd connects to O(dest_uri)
+      - Peer-to-peer migration (C(VIR_MIGRATE_PEER2PEER)), where the source libvirtd connects to O(dest_uri)
         and drives the migration, instead of this module.
     type: bool
     default: false
@@ -136,7 +136,7 @@ options:
     default: false
   postcopy:
     description:
-      - Allow switching to post-copy (C(VIR_MIGRATE_POSTCOPY)): the guest then runs on the target
+      - Allow switching to post-copy (C(VIR_MIGRATE_POSTCOPY)), where the guest runs on the target
         while the rest of its memory follows on demand. The switch happens only with O(postcopy_after).
       - A migration in post-copy cannot be aborted; once switched, the module waits for it to finish
         even past O(timeout).
@@ -160,7 +160,7 @@ options:
     description:
       - Migrate even when libvirt considers it unsafe (C(VIR_MIGRATE_UNSAFE)), typically because a
         writable disk is on storage it does not recognise as shared. Use it only when the target really
-        sees the same storage: otherwise both hosts write different images and the data is lost.
+        sees the same storage; otherwise both hosts write different images and the data is lost.
     type: bool
     default: false
   timeout:

@@ -122,7 +122,7 @@ def migrate_step(hosts, src, name, args, actions):
     checked = run_module('virt_domain_migrate', args, src, check=True, diff=True)
     assert not checked['failed'], checked['msg']
     assert _both(hosts, name) == before, 'check mode changed a host'
-    assert 'absent' in checked['diff']['after']
+    assert checked['diff']['before'] != checked['diff']['after'] and 'target' in checked['diff']['after']
     real = run_module('virt_domain_migrate', args, src)
     assert not real['failed'], real['msg']
     assert checked['actions'] == real['actions'] == actions, (checked['actions'], real['actions'])
@@ -172,6 +172,16 @@ def test_offline_move_of_a_shut_off_domain(hosts):
     assert real['mode'] == 'offline' and real['domain']['state'] == 'shutoff' and real['domain']['persistent']
     assert any('bandwidth' in str(w) for w in real.get('warnings', [])), real.get('warnings')
     assert _where(hosts, name) == dict(a=None, b=SHUTOFF)
+
+
+def test_not_live_tunnelled_peer_to_peer(hosts):
+    # Paused while its memory is copied, through b's libvirtd connection, kept on both (a copy).
+    name = hosts['prefix'] + '-tunnel'
+    hosts['a'].defineXML(guests.noos_guest_xml(name)).create()
+    real = migrate_step(hosts, A, name, dict(dest_uri=B, live=False, p2p=True, tunnelled=True, undefine_source=False),
+                        ['migrate(paused)'])
+    assert real['mode'] == 'paused' and real['domain']['state'] == 'running'
+    assert _where(hosts, name) == dict(a=SHUTOFF, b=RUNNING)  # the source kept its definition, as asked
 
 
 def test_copy_storage_into_the_targets_own_image_directory(hosts):
@@ -259,4 +269,16 @@ def test_timeout_and_source_restart_never_lose_the_guest(hosts, tiny):
     assert result['actions'] == []
     hosts['a'] = hosts['connect'](A)  # the old connection ended with the daemon
     assert _where(hosts, name) == dict(a=RUNNING, b=None)
+    assert guests.count_ready(log) == 1, 'the guest booted again:\n' + open(log).read()[-600:]
+
+
+def test_postcopy_switch_with_compression_and_auto_converge(hosts, tiny):
+    name, log = tiny['name'], tiny['log']
+    assert _where(hosts, name) == dict(a=RUNNING, b=None)
+    # Slow enough (5 MiB/s) that the switch to post-copy after 1 s happens.
+    real = migrate_step(hosts, A, name, dict(dest_uri=B, bandwidth=5, postcopy=True, postcopy_after=1,
+                                             compression=['xbzrle'], auto_converge=True, **LOOPBACK),
+                        ['migrate(live)', 'start_postcopy'])
+    assert real['job'].get('compression_cache', 0) > 0, real['job']
+    assert _where(hosts, name) == dict(a=None, b=RUNNING)
     assert guests.count_ready(log) == 1, 'the guest booted again:\n' + open(log).read()[-600:]
