@@ -148,7 +148,7 @@ status_one() {
 }
 
 valid_name() {
-  [ -n "${1:-}" ] && [ -n "${port[$1]:-}" ] || die "unknown daemon '${1:-}' (known: ${names[*]})"
+  if [ -z "${1:-}" ] || [ -z "${port[$1]:-}" ]; then die "unknown daemon '${1:-}' (known: ${names[*]})"; fi
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (the daemons need mount namespaces)"

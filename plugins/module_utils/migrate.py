@@ -324,8 +324,8 @@ class MigrationRun(object):
             self.waited = round(time.monotonic() - started, 3)
             if not watch.done:
                 raise LibvirtCallError('migration of %s to %s: libvirt did not end the job within %d s after it '
-                                       'was aborted; look at both hosts' % (self.task.domain_label, self.dest_uri,
-                                                                           _SETTLE_SECONDS))
+                                       'was aborted; look at both hosts'
+                                       % (self.task.domain_label, self.dest_uri, _SETTLE_SECONDS))
             if watch.error is not None:
                 self._failed(watch.error, timed_out)
             self.job = self._job_figures(watch) if self.mode != 'offline' else {}  # offline: no job
