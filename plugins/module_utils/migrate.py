@@ -13,8 +13,7 @@ import re
 import threading
 import time
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.connection import (
-    describe_libvirt_error, open_connection)
+from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
     canonical_uuid, describe_domain, domain_state, lookup_domain)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
@@ -26,14 +25,14 @@ except ImportError:  # reported by LibvirtModule through missing_required_lib
     libvirt = None
 
 DEFAULT_TIMEOUT = 600
-COPY_STORAGE = dict(all='VIR_MIGRATE_NON_SHARED_DISK', incremental='VIR_MIGRATE_NON_SHARED_INC')
+# copy_storage values and their VIR_MIGRATE_* flags.
+COPY_STORAGE = dict(all='NON_SHARED_DISK', incremental='NON_SHARED_INC')
 COMPRESSION_METHODS = ('xbzrle', 'mt')
 # Options that act on a running guest's memory or disks: a shut-off domain moves
 # without them (its definition only).
 _LIVE_ONLY_OPTIONS = ('bandwidth', 'max_downtime', 'compression', 'auto_converge', 'postcopy', 'copy_storage',
                       'migration_uri', 'listen_address', 'unsafe')
-# A job that has switched to post-copy runs on the target already and cannot be
-# aborted; how often the wait re-reads libvirt meanwhile and when a switch is pending.
+# How soon a switch to post-copy is tried again when QEMU was not ready for it yet.
 _RECHECK_SECONDS = 0.5
 # After an abort or a failure, how long to wait for libvirt to finish the job and for
 # a restarting source daemon to answer again before saying where the domain is.
@@ -285,7 +284,7 @@ class MigrationRun(object):
         if p['unsafe']:
             flags |= _flag('UNSAFE')
         if p.get('copy_storage'):
-            flags |= _flag(COPY_STORAGE[p['copy_storage']][len('VIR_MIGRATE_'):])
+            flags |= _flag(COPY_STORAGE[p['copy_storage']])
         if p.get('compression'):
             flags |= _flag('COMPRESSED')
             self.migrate_params[_param('COMPRESSION')] = list(p['compression'])
@@ -340,9 +339,7 @@ class MigrationRun(object):
             else:
                 new_dom = self.task.mutate(action, self.dom.migrate3, self.dest, self.migrate_params, self.flags)
                 watch.finished(new_dom=new_dom)
-        except libvirt.libvirtError as err:
-            watch.finished(error=err)
-        except Exception as err:  # noqa: BLE001  reported by the main thread, never lost
+        except Exception as err:  # noqa: BLE001  libvirt's or any other: the main thread reports it
             watch.finished(error=err)
 
     def _wait(self, watch, started):
@@ -459,14 +456,11 @@ class MigrationRun(object):
         deadline = time.monotonic() + _SETTLE_SECONDS
         while True:
             try:
-                conn = open_connection(self.params, uri=self.src_uri)
+                return self.task.connect(self.src_uri)
             except LibvirtCallError:
                 if time.monotonic() > deadline:
                     return None
                 time.sleep(0.5)
-                continue
-            self.task.other_connections.append(conn)
-            return conn
 
     def _job_figures(self, watch):
         """libvirt's statistics of the completed job: from its event, else from the target."""
