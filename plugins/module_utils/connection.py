@@ -54,10 +54,13 @@ def describe_libvirt_error(err):
     return '%s (libvirt error %s %s)' % (message, code, error_code_name(code))
 
 
-def open_connection(params, readonly=False):
-    """Open the task's one connection; with username/password it authenticates through openAuth."""
+def open_connection(params, readonly=False, uri=None):
+    """Open the task's connection (or, with `uri`, another one with the same credentials).
+
+    With username/password it authenticates through openAuth.
+    """
     _silence_libvirt_stderr()
-    uri = resolve_uri(params)
+    uri = uri or resolve_uri(params)
     try:
         if params.get('username') is not None or params.get('password') is not None:
             return _open_with_credentials(uri, params.get('username'), params.get('password'), readonly)

@@ -43,6 +43,7 @@ class Task(object):
         self.check_mode = module.check_mode
         self.uri = resolve_uri(module.params)
         self.conn = None
+        self.other_connections = []  # more than one host in a task (migration); closed with conn
         self.domain_label = selector_label(module.params.get('name'), module.params.get('uuid'))
         self.actions = []
         self.warnings = []
@@ -60,8 +61,16 @@ class Task(object):
         try:
             return func(*args)
         except libvirt.libvirtError:
-            self.actions.pop()  # it was attempted, not done
+            # It was attempted, not done. This very entry: another thread (a migration
+            # waiting in its own) may have recorded an action since.
+            del self.actions[len(self.actions) - 1 - self.actions[::-1].index(action)]
             raise
+
+    def connect(self, uri):
+        """Another connection for this task (same credentials), closed when the task ends."""
+        conn = open_connection(self.params, readonly=self.readonly, uri=uri)
+        self.other_connections.append(conn)
+        return conn
 
     def lookup(self, required=True):
         """The domain the task's name/uuid selects (None if absent and not required)."""
@@ -123,7 +132,8 @@ class LibvirtModule(AnsibleModule):
                 where += ' for domain %s' % task.domain_label
             self._fail(task, 'libvirt failed %s: %s' % (where, describe_libvirt_error(err)), {})
         finally:
-            close_connection(task.conn)
+            for conn in [task.conn] + task.other_connections:
+                close_connection(conn)
         for message in task.warnings:
             self.warn(message)
         result.setdefault('changed', False)
