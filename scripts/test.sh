@@ -162,6 +162,9 @@ for s in "${suites[@]}"; do
   say "suite $s: ${results[-1]} (${elapsed} s)"
 done
 
+# The migration tests' two extra daemons (scripts/extra-daemons.sh) are not left running.
+"$repo/scripts/extra-daemons.sh" stop >/dev/null 2>&1 || true
+
 # --- summary ---------------------------------------------------------------------------
 passed=0 failed=$guest_failed skipped=0
 echo
