@@ -16,6 +16,7 @@ import collections
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain_devices import device_identity
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_pairing import key_matches
+from ansible_collections.domainops.libvirt.plugins.module_utils.xml_secrets import SECRET_ATTRIBUTES
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_text import etree, text_of
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_values import (
     canonical_uuid, format_cpuset, next_power_of_two, parse_cpuset, parse_int, to_kib)
@@ -309,18 +310,25 @@ def _rule_vnc_gl(root, ctx):
 
 
 def _rule_empty_values(root, ctx):
-    # Generators write empty values where they mean "none": libvirt reads an empty
-    # disk source file as no medium (the <source> is gone) and drops sysinfo
-    # entries without text.
-    for source in root.iterfind('devices/disk/source'):
-        for name, value in list(source.attrib.items()):
-            if value == '':
-                del source.attrib[name]
-        if not source.attrib and not len(source) and not text_of(source):
-            _remove(source)
+    # Generators write empty values where they mean "none" (an empty disk source file,
+    # an interface <model type=''/>, empty sysinfo sections): libvirt reads an empty
+    # attribute as absent and drops what is left empty.
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or el is root:
+            continue
+        emptied = False
+        for name, value in list(el.attrib.items()):
+            if value == '' and name not in SECRET_ATTRIBUTES:
+                del el.attrib[name]
+                emptied = True
+        if emptied and not el.attrib and not len(el) and text_of(el) is None:
+            _remove(el)
     for entry in root.iterfind('sysinfo/*/entry'):
         if text_of(entry) is None:
             _remove(entry)
+    for section in root.iterfind('sysinfo/*'):
+        if not len(section) and text_of(section) is None:
+            _remove(section)
 
 
 def _rule_runtime_only(root, ctx):
@@ -408,7 +416,8 @@ RULES = (
          'controller without index gets the lowest free index of its type, as libvirt does'),
     Rule('X4', 'desired', _rule_vnc_gl, 'a <gl> under VNC graphics is dropped'),
     Rule('X5', 'desired', _rule_empty_values,
-         "empty disk source attributes (file='') and sysinfo entries without text -> absent"),
+         "empty attributes (source file='', model type='') -> absent, an element left empty by "
+         "that, sysinfo entries without text and empty sysinfo sections -> absent"),
     Rule('3', 'both', None, 'devices order across classes ignored: devices are paired by identity'),
     Rule('5', 'both', None, 'disk/controller order ignored: paired by target dev / type+index'),
     Rule('9', 'both', None, 'top-level element order ignored: children paired by tag'),

@@ -167,7 +167,33 @@ EQUAL_AFTER_CANONICALISATION = [
     ('23 vcpu current', dom("<vcpu current='2'>2</vcpu>"), dom("<vcpu placement='static'>2</vcpu>")),
     ('24 graphics port with autoport', devs("<graphics type='vnc' port='5907' autoport='yes'/>"),
      devs("<graphics type='vnc' port='-1' autoport='yes'/>")),
+    ('24 spice -1 ports', devs("<graphics type='spice' port='-1' tlsPort='-1' autoport='yes'/>"),
+     devs("<graphics type='spice' autoport='yes'/>")),
     ('X1 live id', "<domain type='qemu' id='5'><name>t</name></domain>", dom('')),
+    ('X1 running dump', "<domain type='qemu' id='7'><name>t</name><devices>"
+     "<disk type='file' device='disk'><source file='/a' index='2'/><target dev='vda'/></disk>"
+     "<serial type='pty'><source path='/dev/pts/4'/><target port='0'/></serial>"
+     "<console type='pty' tty='/dev/pts/4'><source path='/dev/pts/4'/><target type='serial' port='0'/></console>"
+     "<channel type='unix'><source mode='bind' path='/tmp/ga.sock'/>"
+     "<target type='virtio' name='org.qemu.guest_agent.0' state='connected'/></channel></devices>"
+     "<seclabel type='dynamic' model='dac' relabel='yes'><label>+0:+0</label><imagelabel>+0:+0</imagelabel>"
+     "</seclabel></domain>",
+     devs("<disk type='file' device='disk'><source file='/a'/><target dev='vda'/></disk>"
+          "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/>"
+          "</console><channel type='unix'><source mode='bind' path='/tmp/ga.sock'/>"
+          "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>").replace(
+         '</domain>', "<seclabel type='dynamic' model='dac' relabel='yes'/></domain>")),
+    ('X3 serial and virtio consoles', devs("<serial type='pty'/><console type='pty'><target type='virtio'/></console>"),
+     devs("<serial type='pty'><target type='isa-serial' port='0'/></serial>"
+          "<console type='pty'><target type='serial' port='0'/></console>"
+          "<console type='pty'><target type='virtio' port='1'/></console>")),
+    ('X4 vnc gl', devs("<graphics type='vnc'><gl enable='no'/></graphics>"),
+     devs("<graphics type='vnc' port='-1' autoport='yes'/>")),
+    ('X5 empty values', dom("<sysinfo type='smbios'><system><entry name='manufacturer'></entry></system>"
+                            "<baseBoard/></sysinfo><devices><disk type='file' device='cdrom'><source file=''/>"
+                            "<target dev='hdc'/></disk><interface type='user'><model type=''/></interface></devices>"),
+     dom("<sysinfo type='smbios'/><devices><disk type='file' device='cdrom'><target dev='hdc'/></disk>"
+         "<interface type='user'><model type='rtl8139'/></interface></devices>")),
     ('X2 controller index', devs("<controller type='scsi'/><controller type='scsi'/>"),
      devs("<controller type='scsi' index='0'/><controller type='scsi' index='1'/>")),
     ('X3 console copy of serial', devs("<serial type='file'><source path='/l'/><target port='0'/></serial>"
