@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import time
-from urllib.parse import urlparse
 
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
@@ -20,6 +18,8 @@ from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
+from ansible_collections.domainops.libvirt.plugins.module_utils.storage_cleanup import (
+    check_options as check_storage_options, plan_storage)
 
 try:
     import libvirt
@@ -157,9 +157,7 @@ class DomainStateRun(object):
     def _check_input(self):
         if self.timeout < 0:
             raise InputError('timeout must be 0 or more seconds, not %s' % self.timeout)
-        if self.params['remove_storage'] and self.want != 'absent':
-            raise InputError('remove_storage works with state absent only, not with state %s; '
-                             'nothing was changed' % self.want)
+        check_storage_options(self.params, self.want)
         # Flags first: an unknown one fails before anything is done.
         self.shutdown_flags = mode_flags(self.params['shutdown_mode'], 'SHUTDOWN')
         self.reboot_flags = mode_flags(self.params['shutdown_mode'], 'REBOOT')
@@ -423,7 +421,9 @@ class DomainStateRun(object):
     def _to_absent(self):
         if self.dom is None:
             return
-        storage = self._plan_storage() if self.params['remove_storage'] else []
+        storage = plan_storage(self.task, self.dom, self.persistent) if self.params['remove_storage'] else []
+        if self.params['remove_storage']:
+            self.task.on_failure['removed_storage'] = self.removed_storage  # also after a failed delete
         if self.active:
             # A transient domain is gone once destroyed.
             self._act('destroy', 'destroy', active=False, state='shutoff' if self.persistent else 'absent')
@@ -583,75 +583,6 @@ class DomainStateRun(object):
             self.task.warn('libvirt at %s does not support %s; undefined domain %s without'
                            % (self.task.uri, ', '.join(names) or hex(rejected), self.task.domain_label))
             flags &= ~rejected
-
-    def _plan_storage(self):
-        """[(path, volume or None)] of the file-backed disk images to delete after undefine.
-
-        Only <disk type='file' device='disk'> sources that are plain files, not shared
-        with another domain. Decided before anything changes, so a refusal leaves the
-        domain as it was.
-        """
-        engine = _engine()
-        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if self.persistent else 0
-        root = engine.parse_xml(self.dom.XMLDesc(flags), 'the domain XML', ('domain',))
-        paths = []
-        for disk in root.findall('devices/disk'):
-            source = disk.find('source')
-            if disk.get('type') != 'file' or disk.get('device', 'disk') != 'disk' or source is None \
-                    or not source.get('file'):
-                continue
-            if disk.find('shareable') is not None or disk.find('readonly') is not None:
-                self.task.warn('kept %s: the disk is shareable or read-only' % source.get('file'))
-                continue
-            if source.get('file') not in paths:
-                paths.append(source.get('file'))
-        used = self._paths_used_elsewhere()
-        local = not urlparse(self.conn.getURI()).hostname
-        plan = []
-        for path in paths:
-            if path in used:
-                self.task.warn('kept %s: domain %s uses it too' % (path, used[path]))
-                continue
-            vol = self._volume(path)
-            if vol is not None:
-                if vol.info()[0] != libvirt.VIR_STORAGE_VOL_FILE:
-                    self.task.warn('kept %s: it is not a plain file' % path)
-                    continue
-            elif not local:
-                raise InputError('cannot remove %s: it is in no libvirt storage pool and %s is not a local '
-                                 'connection; nothing was changed' % (path, self.task.uri))
-            else:
-                try:
-                    mode = os.lstat(path).st_mode
-                except FileNotFoundError:
-                    self.task.warn('%s does not exist; nothing to remove there' % path)
-                    continue
-                if not stat.S_ISREG(mode):
-                    self.task.warn('kept %s: it is not a plain file' % path)
-                    continue
-            plan.append((path, vol))
-        return plan
-
-    def _volume(self, path):
-        try:
-            return self.conn.storageVolLookupByPath(path)
-        except libvirt.libvirtError:
-            return None  # not in any pool (or the driver has no storage)
-
-    def _paths_used_elsewhere(self):
-        engine = _engine()
-        used = {}
-        for other in self.conn.listAllDomains(0):
-            if other.UUIDString() == self.dom.UUIDString():
-                continue
-            try:
-                root = engine.parse_xml(other.XMLDesc(0), 'the domain XML', ('domain',))
-            except libvirt.libvirtError:
-                continue  # it vanished meanwhile
-            for source in root.findall('devices/disk/source'):
-                if source.get('file'):
-                    used.setdefault(source.get('file'), other.name())
-        return used
 
     # -- the result -----------------------------------------------------------------
 

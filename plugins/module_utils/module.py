@@ -45,23 +45,29 @@ class Task(object):
         self.conn = None
         self.domain_label = selector_label(module.params.get('name'), module.params.get('uuid'))
         self.actions = []
+        self.failed_action = None  # the step that raised, when a mutation failed
+        self.on_failure = {}  # result keys a handler wants reported also when the task fails
         self.warnings = []
         self.readonly = False
 
     def mutate(self, action, func, *args):
-        """Record `action`; call `func(*args)` unless in check mode.
+        """Call `func(*args)` unless in check mode; record `action` once it succeeded.
 
         Every call that changes something goes through here, so check mode reports
-        the very actions a real run takes, and a failure can say what was done.
+        the very actions a real run takes, and a failure can say which step failed
+        and exactly which were done before it.
         """
+        if not self.check_mode:
+            try:
+                result = func(*args)
+            except Exception:
+                self.failed_action = action  # attempted, not done
+                raise
+        else:
+            result = None
+        self.failed_action = None
         self.actions.append(action)
-        if self.check_mode:
-            return None
-        try:
-            return func(*args)
-        except libvirt.libvirtError:
-            self.actions.pop()  # it was attempted, not done
-            raise
+        return result
 
     def lookup(self, required=True):
         """The domain the task's name/uuid selects (None if absent and not required)."""
@@ -122,6 +128,8 @@ class LibvirtModule(AnsibleModule):
             if task.domain_label:
                 where += ' for domain %s' % task.domain_label
             self._fail(task, 'libvirt failed %s: %s' % (where, describe_libvirt_error(err)), {})
+        except Exception as err:  # noqa: BLE001  OSError and anything else: one line, never a traceback
+            self._fail(task, describe_exception(task, err), {})
         finally:
             close_connection(task.conn)
         for message in task.warnings:
@@ -135,8 +143,29 @@ class LibvirtModule(AnsibleModule):
         for message in task.warnings:
             self.warn(message)
         if not task.readonly:  # a read-only task has no actions to report
-            if task.actions and 'actions' not in details:
-                done = 'would have been done' if task.check_mode else 'already done'
-                msg = '%s (%s before the failure: %s)' % (msg, done, ', '.join(task.actions))
-            details.setdefault('actions', task.actions)
+            # A handler that reports `actions` itself has said in its message what was done.
+            if 'actions' not in details:
+                msg += _done_note(task)
+            details.setdefault('actions', list(task.actions))
+            details.setdefault('failed_action', task.failed_action)
+            # A step that succeeded changed something, whatever failed after it.
+            details.setdefault('changed', bool(details['actions']))
+            for key, value in task.on_failure.items():
+                details.setdefault(key, value)
         self.fail_json(msg=msg, **details)
+
+
+def _done_note(task):
+    """' (failed step: X; already done before the failure: A, B)' for the message."""
+    done = 'would have been done' if task.check_mode else 'already done'
+    before = '%s before the failure: %s' % (done, ', '.join(task.actions)) if task.actions else ''
+    if task.failed_action is not None:
+        return ' (failed step: %s; %s)' % (task.failed_action, before or 'nothing was done before it')
+    return ' (%s)' % before if before else ''
+
+
+def describe_exception(task, err):
+    """One line for an exception nobody expected (OSError, a bug): what, where, why."""
+    text = ' '.join(str(err).split()) or 'no message'
+    where = ' for domain %s' % task.domain_label if task.domain_label else ''
+    return 'the task failed%s on %s: %s: %s' % (where, task.uri, type(err).__name__, text)

@@ -134,6 +134,15 @@ sent:
   type: list
   elements: list
   sample: [[29, 56, 111]]
+failed_action:
+  description:
+    - When an operation failed, that operation, named as in RV(actions). RV(actions) then lists exactly
+      the operations done before it (each is recorded only once it succeeded), and C(changed) is true when
+      there is one.
+    - V(null) when the task failed outside an operation (bad input, a lookup, a wait).
+  returned: failure
+  type: str
+  sample: create
 actions:
   description: One C(send_key) entry per combination, with the key names for codeset V(linux).
   returned: always

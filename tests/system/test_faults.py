@@ -133,13 +133,15 @@ def test_missing_disk_image(tmp_path):
         result = run_module('virt_domain_state', dict(xml=noos_xml(name, extra=disk), state='running'), URI)
         assert one_line_problems(result) == []
         assert image in result['msg'], result['msg']
-        assert 'already done before the failure: define' in result['msg'], result['msg']
-        assert result['actions'] == ['define']
+        assert 'failed step: create; already done before the failure: define' in result['msg'], result['msg']
+        assert result['actions'] == ['define'] and result['failed_action'] == 'create'
+        assert result['changed'] is True, 'the define was a change, whatever failed after it'
         dom = conn.lookupByName(name)
         assert dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF and dom.isPersistent()
         # started again on an existing definition: nothing to define, the start fails the same way
         again = run_module('virt_domain_state', dict(name=name, state='running'), URI)
         assert one_line_problems(again) == [] and image in again['msg'] and again['actions'] == []
+        assert again['changed'] is False and again['failed_action'] == 'create'
         assert 'nothing' not in again['msg'] or 'already done' not in again['msg']
     finally:
         remove_domain(conn, name)

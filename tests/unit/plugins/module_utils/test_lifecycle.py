@@ -8,7 +8,7 @@ import types
 import libvirt
 import pytest
 
-from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml, lifecycle
+from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml, lifecycle, storage_cleanup
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
@@ -17,7 +17,7 @@ from ansible_collections.domainops.libvirt.plugins.module_utils.module import Ta
 from conftest import TEST_URI, minimal_domain_xml
 
 DEFAULTS = dict(uri=TEST_URI, name=None, uuid=None, xml=None, state='present', timeout=5, force=False,
-                shutdown_mode=[], remove_storage=False, validate=True)
+                shutdown_mode=[], remove_storage=False, keep_storage=[], validate=True)
 
 
 class Proxy(object):
@@ -200,10 +200,7 @@ def test_storage_plan_skips_what_is_not_a_plain_file(conn, define_domain, unique
         "<disk type='block' device='disk'><source dev='/dev/null'/><target dev='vdc'/></disk>")
         % (image, tmp_path / 'link.img')))
     task = make_task(conn, name=unique_name, state='absent', remove_storage=True)
-    run = lifecycle.DomainStateRun(task)
-    run.dom = dom
-    run._refresh()
-    assert run._plan_storage() == [(str(image), None)]
+    assert storage_cleanup.plan_storage(task, dom, True) == [(str(image), None)]
     assert any('link.img' in w and 'not a plain file' in w for w in task.warnings)
 
 
