@@ -68,32 +68,47 @@ class DomainEvents(object):
         self._generation = 0
 
     def __enter__(self):
-        register = self.conn.domainEventRegisterAny
-        self._callback_ids = [
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None),
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None),
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed, None),
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._on_removal_failed, None),
-        ]
+        self._register()
+        return self
+
+    def _register(self):
+        """Register every callback; when one fails, the ones already registered are
+        deregistered again (nothing may keep calling into a finished task)."""
+        self._callback_ids = []
+        self._close_registered = False
+        try:
+            for event_id, callback in (
+                    (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
+                    (libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot),
+                    (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed),
+                    (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._on_removal_failed)):
+                self._callback_ids.append(self.conn.domainEventRegisterAny(self.dom, event_id, callback, None))
+        except BaseException:
+            self._deregister()
+            raise
         try:
             self.conn.registerCloseCallback(self._on_close, None)
             self._close_registered = True
         except libvirt.libvirtError:  # test:// and some drivers have no close callback
             self._close_registered = False
-        return self
 
     def __exit__(self, *exc):
-        for callback_id in self._callback_ids:
+        self._deregister()
+        return False
+
+    def _deregister(self):
+        callback_ids, self._callback_ids = self._callback_ids, []
+        for callback_id in callback_ids:
             try:
                 self.conn.domainEventDeregisterAny(callback_id)
             except libvirt.libvirtError:
                 pass  # connection already gone; nothing left to deregister
         if self._close_registered:
+            self._close_registered = False
             try:
                 self.conn.unregisterCloseCallback()
             except libvirt.libvirtError:
                 pass
-        return False
 
     def _notify(self):
         with self._cond:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 
 
@@ -55,8 +54,18 @@ _UNDEFINE_FLAGS = (
     ('VIR_DOMAIN_UNDEFINE_TPM', 'TPM state'),
 )
 
-# virCheckFlags' message when a driver does not know a flag, e.g. the test driver.
-_UNSUPPORTED_FLAGS_RE = re.compile(r'unsupported flags \((0x[0-9a-fA-F]+)\)')
+# How libvirt refuses a flag it does not know: virCheckFlags reports VIR_ERR_INVALID_ARG;
+# some drivers and older daemons VIR_ERR_NO_SUPPORT.
+_UNSUPPORTED_FLAG_CODES = tuple(getattr(libvirt, name) for name in ('VIR_ERR_INVALID_ARG', 'VIR_ERR_NO_SUPPORT')
+                                if libvirt is not None)
+# The undefine flags dropped one by one when refused, newest (least supported) first.
+_UNDEFINE_DROP_ORDER = ('VIR_DOMAIN_UNDEFINE_TPM', 'VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA',
+                        'VIR_DOMAIN_UNDEFINE_NVRAM', 'VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA',
+                        'VIR_DOMAIN_UNDEFINE_MANAGED_SAVE')
+# How libvirt says a domain is not in the state a call needs ("domain is not running",
+# "already running") or is gone: the state is re-read, the goal may be met already.
+_NOT_IN_STATE_CODES = tuple(getattr(libvirt, name) for name in ('VIR_ERR_OPERATION_INVALID', 'VIR_ERR_NO_DOMAIN')
+                            if libvirt is not None)
 
 
 def _engine():
@@ -250,7 +259,12 @@ class DomainStateRun(object):
         """
         if isinstance(func, str):
             func = self._domain_method(func)
-        result = self.task.mutate(action, func, *args)
+        try:
+            result = self.task.mutate(action, func, *args)
+        except libvirt.libvirtError as err:
+            if not self._met_meanwhile(action, err, planned):
+                raise
+            return None
         if self.check:
             self.state_reason = None
             for key, value in planned.items():
@@ -258,6 +272,31 @@ class DomainStateRun(object):
         else:
             self._refresh()
         return result
+
+    def _met_meanwhile(self, action, err, planned):
+        """After libvirt refused `action` because the domain is not in the state the call
+        needs: True when it reached the goal anyway (the guest powered off before a
+        destroy, another task started it first). Never from the message text."""
+        if self.check or not planned or err.get_error_code() not in _NOT_IN_STATE_CODES:
+            return False
+        try:
+            self._refresh()
+        except libvirt.libvirtError:
+            return False  # cannot tell: the original refusal stands
+        if 'active' in planned and self.active != planned['active']:
+            return False
+        if 'persistent' in planned and self.persistent != planned['persistent']:
+            return False
+        want = planned.get('state')
+        if want == 'running' and self.state not in _RUNNING or \
+                want == 'shutoff' and self.state not in ('shutoff', 'absent') or \
+                want in ('paused', 'absent') and self.state != want:
+            return False
+        self.task.failed_action = None
+        self.task.warn('domain %s was already %s when this task called %s (it changed meanwhile; libvirt said: %s); '
+                       'nothing left to do there' % (self.task.domain_label, self.state, action,
+                                                     describe_libvirt_error(err)))
+        return True
 
     def _domain_method(self, method):
         def call(*args):
@@ -403,7 +442,7 @@ class DomainStateRun(object):
         if self.params['force']:
             self.task.warn('domain %s did not shut down within %s s (state %s); destroyed it (force)'
                            % (self.task.domain_label, self.timeout, self.state))
-            self._act('destroy', 'destroy')
+            self._act('destroy', 'destroy', state=self._stopped(), active=False)
             return
         raise WaitTimeout('domain %s did not shut down within %s s: it is still %s (reason %s); set force: true '
                           'to destroy it after the timeout' % (self.task.domain_label, self.timeout,
@@ -569,20 +608,25 @@ class DomainStateRun(object):
         return flags
 
     def _undefine(self, flags):
-        # A driver that rejects a cleanup flag (the test driver: NVRAM, TPM,
-        # checkpoints) does not keep that thing either: drop the flag and retry.
+        # A driver that rejects a cleanup flag (the test driver: NVRAM, TPM, checkpoints;
+        # an older daemon: the newest flags) does not keep that thing either. libvirt says
+        # so by error code (virCheckFlags: VIR_ERR_INVALID_ARG) but names the flag only in
+        # its translatable message: drop the optional flags newest first until it accepts.
+        dropped = []
         while True:
             try:
-                return self.dom.undefineFlags(flags)
+                result = self.dom.undefineFlags(flags)
+                break
             except libvirt.libvirtError as err:
-                match = _UNSUPPORTED_FLAGS_RE.search(err.get_error_message() or '')
-                rejected = int(match.group(1), 16) & flags if match else 0
-                if not rejected:
+                optional = [name for name in _UNDEFINE_DROP_ORDER if getattr(libvirt, name, 0) & flags]
+                if err.get_error_code() not in _UNSUPPORTED_FLAG_CODES or not optional:
                     raise
-            names = [name for name, _what in _UNDEFINE_FLAGS if getattr(libvirt, name, 0) & rejected]
+            dropped.append(optional[0])
+            flags &= ~getattr(libvirt, optional[0])
+        if dropped:
             self.task.warn('libvirt at %s does not support %s; undefined domain %s without'
-                           % (self.task.uri, ', '.join(names) or hex(rejected), self.task.domain_label))
-            flags &= ~rejected
+                           % (self.task.uri, ', '.join(dropped), self.task.domain_label))
+        return result
 
     # -- the result -----------------------------------------------------------------
 
