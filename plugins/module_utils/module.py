@@ -13,6 +13,7 @@ import importlib.util
 
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import (
     CONNECTION_ARGUMENT_SPEC, close_connection, describe_libvirt_error, open_connection, resolve_uri)
@@ -48,7 +49,7 @@ class Task(object):
         self.failed_action = None  # the step that raised, when a mutation failed
         self.on_failure = {}  # result keys a handler wants reported also when the task fails
         self.warnings = []
-        self.readonly = False
+        self.reports_actions = True  # false for a module that never changes anything
 
     def mutate(self, action, func, *args):
         """Call `func(*args)` unless in check mode; record `action` once it succeeded.
@@ -88,7 +89,10 @@ class Task(object):
 class LibvirtModule(AnsibleModule):
     """AnsibleModule with the shared connection options (and, if asked, the name/uuid selector)."""
 
-    def __init__(self, argument_spec, with_selector=True, **kwargs):
+    def __init__(self, argument_spec, with_selector=True, hidden_unless=None, **kwargs):
+        # {option: flag}: the option's value is never echoed unless the flag option is true.
+        # Set first: AnsibleModule.__init__ already logs its arguments and may fail.
+        self._hidden_unless = dict(hidden_unless or {})
         spec = dict(CONNECTION_ARGUMENT_SPEC)
         mutually_exclusive = list(kwargs.pop('mutually_exclusive', []))
         if with_selector:
@@ -111,10 +115,54 @@ class LibvirtModule(AnsibleModule):
             if value:
                 self.no_log_values.add(value)
 
-    def run(self, handler, readonly=False, events=False):
-        """Open the connection, call handler(task) -> result dict, report it; always close."""
+    def hidden_values(self):
+        """{option: placeholder} of the values this task must not echo (see hidden_unless).
+
+        Not no_log: Ansible masks a no_log value wherever it appears in the output, even
+        inside other words, so a one-letter text would garble every message. The modules
+        never put such a value in their results; only the echoes of the arguments need it.
+        """
+        params = getattr(self, 'params', None) or {}
+        hidden = {}
+        for name, flag in self._hidden_unless.items():
+            value = params.get(name)
+            if isinstance(value, str) and value and not boolean(params.get(flag), strict=False):
+                hidden[name] = 'VALUE_HIDDEN (%d characters; %s: true shows it)' % (len(value), flag)
+        return hidden
+
+    def _log_invocation(self):
+        # AnsibleModule logs its arguments to syslog/journald on the managed host.
+        hidden = self.hidden_values()
+        saved = dict((name, self.params[name]) for name in hidden)
+        self.params.update(hidden)
+        try:
+            super(LibvirtModule, self)._log_invocation()
+        finally:
+            self.params.update(saved)
+
+    def _echo_hidden(self, result):
+        # The invocation echo (module_args) that Ansible adds to every result.
+        hidden = self.hidden_values()
+        if hidden and 'invocation' not in result:
+            result['invocation'] = dict(module_args=dict(self.params, **hidden))
+
+    def exit_json(self, **result):
+        self._echo_hidden(result)
+        super(LibvirtModule, self).exit_json(**result)
+
+    def fail_json(self, msg, **result):
+        self._echo_hidden(result)
+        super(LibvirtModule, self).fail_json(msg, **result)
+
+    def run(self, handler, readonly=False, events=False, changes=None):
+        """Open the connection, call handler(task) -> result dict, report it; always close.
+
+        `readonly` opens a read-only connection; a module that never changes anything
+        (`changes` false, the default for readonly) reports no `actions`, whatever its
+        connection (virt_domain_info needs a read-write one for secure XML).
+        """
         task = Task(self)
-        task.readonly = readonly
+        task.reports_actions = (not readonly) if changes is None else changes
         try:
             if events:
                 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
@@ -135,14 +183,14 @@ class LibvirtModule(AnsibleModule):
         for message in task.warnings:
             self.warn(message)
         result.setdefault('changed', False)
-        if not readonly:
+        if task.reports_actions:
             result.setdefault('actions', task.actions)
         self.exit_json(**result)
 
     def _fail(self, task, msg, details):
         for message in task.warnings:
             self.warn(message)
-        if not task.readonly:  # a read-only task has no actions to report
+        if task.reports_actions:  # a module that changes nothing has no actions to report
             # A handler that reports `actions` itself has said in its message what was done.
             if 'actions' not in details:
                 msg += _done_note(task)
