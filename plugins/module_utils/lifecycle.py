@@ -13,7 +13,7 @@ import time
 
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
-    canonical_uuid, describe_domain, domain_state)
+    canonical_uuid, describe_domain, domain_state, lookup_domain)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
@@ -130,6 +130,7 @@ class DomainStateRun(object):
         self.differences = []
         self.live_differences = []
         self.removed_storage = []
+        self.reconnect_note = ''  # set when libvirtd went away during a wait
         self.xml_before = None
         self.xml_after = None
         self.name = self.params.get('name')
@@ -307,7 +308,13 @@ class DomainStateRun(object):
         if self.check or self.dom is None:
             return _NoEvents()
         from ansible_collections.domainops.libvirt.plugins.module_utils.events import DomainEvents
-        return DomainEvents(self.conn, self.dom)
+        return DomainEvents(self.conn, self.dom, reconnect=self._reconnect)
+
+    def _reconnect(self, uuid):
+        """libvirtd went away during a wait: go on with a new connection (the domain None when gone)."""
+        self.conn = self.task.reopen()
+        self.dom = lookup_domain(self.conn, uuid=uuid)
+        return self.conn, self.dom
 
     def _wait(self, events, condition):
         """Wait (within the task's timeout) until condition(); True when it was met."""
@@ -316,6 +323,10 @@ class DomainStateRun(object):
         left = max(0.0, self.deadline - time.monotonic())
         met, seconds = events.wait(condition, left)
         self.waited += seconds
+        self.reconnect_note = events.reconnect_note()
+        if events.reconnects:
+            self.task.warn('domain %s: the connection to libvirtd was lost while waiting and opened again; '
+                           'the wait went on' % self.task.domain_label)
         self._refresh()
         return met
 
@@ -445,8 +456,8 @@ class DomainStateRun(object):
             self._act('destroy', 'destroy', state=self._stopped(), active=False)
             return
         raise WaitTimeout('domain %s did not shut down within %s s: it is still %s (reason %s); set force: true '
-                          'to destroy it after the timeout' % (self.task.domain_label, self.timeout,
-                                                               self.state, self.state_reason),
+                          'to destroy it after the timeout%s' % (self.task.domain_label, self.timeout,
+                                                                 self.state, self.state_reason, self.reconnect_note),
                           waited=self.waited, domain=describe_domain(self.dom))
 
     def _to_destroyed(self):

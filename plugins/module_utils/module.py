@@ -50,6 +50,7 @@ class Task(object):
         self.on_failure = {}  # result keys a handler wants reported also when the task fails
         self.warnings = []
         self.reports_actions = True  # false for a module that never changes anything
+        self.readonly = False  # the connection is read-only
 
     def mutate(self, action, func, *args):
         """Call `func(*args)` unless in check mode; record `action` once it succeeded.
@@ -69,6 +70,13 @@ class Task(object):
         self.failed_action = None
         self.actions.append(action)
         return result
+
+    def reopen(self):
+        """A new connection in place of one libvirtd dropped (it restarted); the old one is closed."""
+        close_connection(self.conn)
+        self.conn = None
+        self.conn = open_connection(self.params, readonly=self.readonly)
+        return self.conn
 
     def lookup(self, required=True):
         """The domain the task's name/uuid selects (None if absent and not required)."""
@@ -163,6 +171,7 @@ class LibvirtModule(AnsibleModule):
         """
         task = Task(self)
         task.reports_actions = (not readonly) if changes is None else changes
+        task.readonly = readonly
         try:
             if events:
                 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop

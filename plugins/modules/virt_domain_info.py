@@ -18,8 +18,8 @@ description:
   - The number of libvirt calls does not grow with the number of domains, except one XML read
     per domain, made side by side.
   - Opens a read-only connection, except when O(xml_flags) contains V(secure).
-  - The result has the same shape whatever the options: C(changed) (always V(false)) and
-    RV(domains); it never has C(actions), as the module changes nothing.
+  - The result has the same shape whatever the options, C(changed) (always V(false)) and
+    RV(domains). It never has C(actions), as the module changes nothing.
 author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:

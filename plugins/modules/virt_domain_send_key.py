@@ -43,16 +43,16 @@ options:
       - A string to type, one key press per character (with Shift for capitals and
         symbols), assuming a US keyboard layout in the guest. A newline presses Enter.
       - Only printable ASCII, newline and tab. Needs O(codeset=linux).
-      - The text may be a password, so it is not shown unless O(show_text=true): the
+      - The text may be a password, so it is not shown unless O(show_text=true). The
         result has one action that says how many characters were typed, RV(sent) is empty,
         and the invocation echo, the module's log line on the host and error messages do
-        not contain it. (It is not C(no_log): Ansible would then blank out every occurrence
+        not contain it. (It is not C(no_log), as Ansible would then blank out every occurrence
         of a short text, a single letter say, from all messages.) Use the task keyword
         C(no_log) as well to keep the whole task out of logs.
     type: str
   show_text:
     description:
-      - Show what O(text) types: one action per character with its key names, the
+      - Show what O(text) types, with one action per character naming its keys, the
         keycodes in RV(sent), and the text in the invocation echo.
     type: bool
     default: false

@@ -116,15 +116,15 @@ options:
         never CD-ROMs or floppies, block devices, network disks, backing files, or disks marked
         C(<shareable/>) or C(<readonly/>). A file in a libvirt storage pool is deleted as a storage
         volume; any other file only when the connection is local.
-      - Before anything is changed, each image is checked against everything else that may use it
-        (paths compared after resolving symbolic links on a local connection): the persistent and the
-        live definition of every other domain, running or not, with the backing chains of their disks
-        (libvirt's C(<backingStore>), the qcow2 image headers on a local connection, libvirt's storage
-        volume XML on a remote one), and the backing chains of the other images in libvirt's storage
-        pools and, locally, in the same directories. When another domain or image uses one of them,
-        the task fails naming it, and nothing is changed: the domain is neither destroyed nor
-        undefined and none of its images is deleted. List the shared images in O(keep_storage) to
-        remove the domain and its other images.
+      - Before anything is changed, each image is checked against everything else that may use it,
+        paths compared after resolving symbolic links on a local connection. That is the persistent and
+        the live definition of every other domain, running or not, with the backing chains of their
+        disks (libvirt's C(<backingStore>), the qcow2 image headers on a local connection, libvirt's
+        storage volume XML on a remote one), and the backing chains of the other images in libvirt's
+        storage pools and, locally, in the same directories.
+      - When another domain or image uses one of them, the task fails naming it and changes nothing;
+        the domain is neither destroyed nor undefined and none of its images is deleted. List the
+        shared images in O(keep_storage) to remove the domain and its other images.
       - The deleted paths are returned in RV(removed_storage).
       - Only valid with O(state=absent).
     type: bool
