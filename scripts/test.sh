@@ -6,13 +6,16 @@
 #   scripts/test.sh --list           the suite names
 #
 # Suites: unit (pytest tests/unit, in-process test driver), system (pytest tests/system,
-# real libvirtd), sanity (scripts/sanity.sh: ansible-test on the newest and oldest
-# ansible-core), integration (scripts/integration.sh, on the newest and the oldest
-# ansible-core), molecule (molecule test --all in
-# extensions/, when it has scenarios), build (ansible-galaxy collection build + install
-# into a temp dir + ansible-doc of every module from the installed copy), docs (generated
-# module pages and CHANGELOG.rst are current), demo (the
-# README main-job command, scripts/demo.sh: a real guest end to end).
+# real libvirtd), conformance (pytest tests/conformance: libvirt's own test XML, which
+# cannot ship with the project; run when ../shared or DOMAINOPS_SHARED provides it,
+# reported "not run" otherwise, and required when DOMAINOPS_SHARED is set), sanity
+# (scripts/sanity.sh: ansible-test on the newest and oldest ansible-core), integration
+# (scripts/integration.sh, on the newest and the oldest ansible-core), molecule
+# (molecule test --all in extensions/, when it has scenarios, on the collection built
+# and installed into a temp collections path the way users install it), build
+# (ansible-galaxy collection build + install into a temp dir + ansible-doc of every
+# module from the installed copy), docs (generated module pages and CHANGELOG.rst are
+# current), demo (the README main-job command, scripts/demo.sh: a real guest end to end).
 # Every named suite runs even when an earlier one failed; a summary table with the time
 # of each follows, then "N passed, N failed" (suites). Exit 1 when any failed.
 # Must work on a brand-new Debian 12 machine as root (CI: .ci/run).
@@ -20,7 +23,7 @@ set -uo pipefail  # no -e: a failing suite must not stop the others
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${DOMAINOPS_VENV:-$repo/.venv}
-all_suites=(unit system sanity integration molecule build docs demo)
+all_suites=(unit system conformance sanity integration molecule build docs demo)
 bold=$'\033[1m' red=$'\033[1;31m' green=$'\033[1;32m' yellow=$'\033[1;33m' off=$'\033[0m'
 [ -t 1 ] || { bold='' red='' green='' yellow='' off=''; }
 say() { printf '%s[test]%s %s\n' "$bold" "$off" "$*"; }
@@ -50,6 +53,15 @@ run_pytest() {
 
 suite_unit() { run_pytest tests/unit; }
 suite_system() { run_pytest tests/system; }
+# libvirt's test XML lives beside the clone (or where DOMAINOPS_SHARED points, as in CI).
+suite_conformance() {
+  local corpus=${DOMAINOPS_SHARED:-$(dirname "$repo")/shared}/corpus/libvirt-tests
+  if [ -z "${DOMAINOPS_SHARED:-}" ] && [ ! -f "$corpus/INDEX.tsv" ]; then
+    note="not run: no libvirt test XML at $corpus (it cannot ship with the project; CI sets DOMAINOPS_SHARED)"
+    return 4
+  fi
+  run_pytest tests/conformance
+}
 suite_sanity() { "$repo/scripts/sanity.sh"; }
 # Integration on the newest ansible-core and on the oldest that meta/runtime.yml declares.
 suite_integration() {
@@ -67,29 +79,43 @@ suite_docs() {
 suite_demo() { "$repo/scripts/demo.sh"; }
 
 suite_molecule() {
-  local scenarios
+  local scenarios tmp rc
   scenarios=$(find "$repo/extensions/molecule" -mindepth 2 -maxdepth 2 -name molecule.yml 2>/dev/null | wc -l)
   if [ "$scenarios" = 0 ]; then note="no scenarios in extensions/molecule"; return 3; fi
+  # The scenarios use the collection the way users do: installed from the built
+  # tarball into a collections path of its own, never the checkout through .build/.
+  tmp=$(mktemp -d) || return 1
+  install_built_collection "$tmp" || { rm -rf "$tmp"; return 1; }
   # molecule runs ansible-config & co. from PATH.
-  (cd "$repo/extensions" && PATH=$venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$repo/.build/collections \
+  (cd "$repo/extensions" && PATH=$venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$tmp/collections \
      "$venv/bin/molecule" test --all)
+  rc=$?
+  rm -rf "$tmp"
+  return $rc
 }
 
-# Proves the built tarball: build from a clean copy of the checkout's files (never the
-# venvs or build output lying in the work tree), install it alone into a temp dir and
-# load every module's documentation from there.
-suite_build() {
-  local tmp src tarball installed modules m doc_path fails=0
+# Builds the collection from a clean copy of the checkout's files (never the venvs or
+# build output lying in the work tree) and installs the tarball alone into
+# $1/collections. Sets $tarball; on failure sets $note.
+install_built_collection() {
+  local tmp=$1 src
   # shellcheck source=scripts/lib/ansible-test.sh
   . "$repo/scripts/lib/ansible-test.sh"
-  tmp=$(mktemp -d) || return 1
-  src=$(ansible_test_copy build) || return 1
+  src=$(ansible_test_copy build) || { note="copying the checkout failed"; return 1; }
   (cd "$src" && "$venv/bin/ansible-galaxy" collection build --force --output-path "$tmp/dist") || { note="ansible-galaxy collection build failed"; return 1; }
   tarball=$(find "$tmp/dist" -name "domainops-libvirt-*.tar.gz" | head -n1)
   [ -n "$tarball" ] || { note="no tarball built"; return 1; }
   echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(tar -tzf "$tarball" | wc -l) entries)"
   # Its own collections path only: otherwise galaxy sees the dev link and installs nothing.
   ANSIBLE_COLLECTIONS_PATH=$tmp/collections "$venv/bin/ansible-galaxy" collection install --offline --force -p "$tmp/collections" "$tarball" || { note="ansible-galaxy collection install failed"; return 1; }
+}
+
+# Proves the built tarball: install it alone into a temp dir and load every module's
+# documentation from there.
+suite_build() {
+  local tmp tarball installed modules m doc_path fails=0
+  tmp=$(mktemp -d) || return 1
+  install_built_collection "$tmp" || return 1
   installed=$tmp/collections/ansible_collections/domainops/libvirt
   mapfile -t modules < <(find "$installed/plugins/modules" -maxdepth 1 -name '*.py' ! -name '__init__.py' -printf '%f\n' 2>/dev/null | sed 's/\.py$//' | sort)
   [ ${#modules[@]} -gt 0 ] || { note="no modules in the built collection"; return 1; }
@@ -120,7 +146,7 @@ if ! "$repo/scripts/setup.sh"; then
 fi
 record setup ok $(( $(date +%s) - start ))
 export DOMAINOPS_SKIP_SETUP=1  # the suite scripts need not repeat it
-# The collection as ansible_collections.domainops.libvirt for pytest and molecule.
+# The collection as ansible_collections.domainops.libvirt for pytest.
 export ANSIBLE_COLLECTIONS_PATH=$repo/.build/collections
 
 # --- the tiny guest (system and integration tests boot it) ---------------------------
@@ -157,6 +183,7 @@ for s in "${suites[@]}"; do
   case $rc in
     0) record "$s" PASS "$elapsed" "$down$note" ;;
     3) record "$s" SKIP "$elapsed" "$down$note" ;;
+    4) record "$s" NOTRUN "$elapsed" "$down$note" ;;
     *) record "$s" FAIL "$elapsed" "$down${note:-exit $rc}" ;;
   esac
   say "suite $s: ${results[-1]} (${elapsed} s)"
@@ -166,7 +193,7 @@ done
 "$repo/scripts/extra-daemons.sh" stop >/dev/null 2>&1 || true
 
 # --- summary ---------------------------------------------------------------------------
-passed=0 failed=$guest_failed skipped=0
+passed=0 failed=$guest_failed skipped=0 not_run=()
 echo
 printf '%s%-12s %-6s %7s  %s%s\n' "$bold" step result seconds note "$off"
 for i in "${!names[@]}"; do
@@ -174,11 +201,13 @@ for i in "${!names[@]}"; do
     PASS) color=$green; passed=$((passed + 1)) ;;
     FAIL) color=$red; [ "${names[$i]}" = guest ] || failed=$((failed + 1)) ;;
     SKIP) color=$yellow; skipped=$((skipped + 1)) ;;
+    NOTRUN) color=$yellow; not_run+=("${names[$i]}") ;;
     *) color='' ;;
   esac
   printf '%-12s %s%-6s%s %7s  %s\n' "${names[$i]}" "$color" "${results[$i]}" "$off" "${times[$i]}" "${notes[$i]}"
 done
 printf '%-12s %-6s %7s\n' total '' $(( $(date +%s) - total_start ))
 [ $skipped = 0 ] || echo "($skipped suite(s) skipped: nothing to run)"
+[ ${#not_run[@]} = 0 ] || echo "not run: ${not_run[*]} (see the note above; not a failure)"
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

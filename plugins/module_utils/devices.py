@@ -12,7 +12,7 @@ import re
 import time
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
-from ansible_collections.domainops.libvirt.plugins.module_utils.domain import describe_domain
+from ansible_collections.domainops.libvirt.plugins.module_utils.domain import describe_domain, lookup_domain
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain_xml import (
     Difference, compare_element, device_identity, etree, find_device, merge_device, parse_xml, to_text)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
@@ -257,7 +257,7 @@ class DeviceTask(object):
 
         # Listening starts before the detach call: qemu may report the removal
         # before the call returns.
-        with DomainEvents(self.task.conn, self.dom) as events:
+        with DomainEvents(self.task.conn, self.dom, reconnect=self._reconnect) as events:
             started = time.monotonic()
             self.call('detach', LIVE, self.dom.detachDeviceFlags, actual)
 
@@ -271,7 +271,7 @@ class DeviceTask(object):
                         % (self.label, alias, self.saved_note()), **self.details())
                 if alias is not None and alias in events.removed_aliases:
                     return True
-                if not self.dom.isActive():  # no running guest, no live device
+                if self.dom is None or not self.dom.isActive():  # no running guest, no live device
                     return True
                 state['left'] = self.actual_device(LIVE)
                 return state['left'] is None
@@ -283,10 +283,17 @@ class DeviceTask(object):
             self.after[LIVE] = state.get('left', actual)
             raise WaitTimeout(
                 'the guest did not release %s within %s s: the detach request was sent '
-                '(detach (live)) but the device is still in the live XML of domain %s%s'
-                % (self.label, _seconds(timeout), self.task.domain_label, self.saved_note()),
+                '(detach (live)) but the device is still in the live XML of domain %s%s%s'
+                % (self.label, _seconds(timeout), self.task.domain_label, self.saved_note(),
+                   events.reconnect_note()),
                 **self.details())
         return None
+
+    def _reconnect(self, uuid):
+        """libvirtd went away during the wait: go on with a new connection (dom None when gone)."""
+        conn = self.task.reopen()
+        self.dom = lookup_domain(conn, uuid=uuid)
+        return conn, self.dom
 
     # -- helpers ----------------------------------------------------------------
     def call(self, verb, scope, func, device_el, refused=None):
@@ -305,6 +312,8 @@ class DeviceTask(object):
         where = 'running domain' if scope == LIVE else 'persistent definition of domain'
         if err.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
             reason = 'the libvirt driver at %s does not support it' % self.task.uri
+        elif not _alive(self.task.conn):
+            reason = 'the connection to libvirtd was lost during the call (libvirtd stopped or restarted)'
         else:
             reason = 'libvirt refused it'
         msg = 'cannot %s %s (%s) in the %s %s: %s: %s' % (
@@ -382,6 +391,15 @@ _TRAY_SETTLE = 1.0
 _STALE_TRAY = ('libvirt lost track of the tray (the guest reset the drive during a medium change, '
                'as firmware and OS drivers do while they probe the IDE bus at boot). Restarting '
                'libvirtd (it re-reads the tray state from QEMU) or the domain clears this.')
+
+
+def _alive(conn):
+    if conn is None:
+        return True  # nothing to tell
+    try:
+        return conn.isAlive() == 1
+    except libvirt.libvirtError:
+        return False
 
 
 def _tray_open(device):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.errors import LibvirtCallError
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import DomainOpsError, LibvirtCallError
 
 try:
     import libvirt
@@ -24,6 +24,8 @@ _loop_started = False
 # re-read also runs this often without an event, so a wait survives an event lost
 # while libvirtd restarts.
 _RECHECK_SECONDS = 2.0
+# How often a lost connection is tried again while libvirtd restarts.
+_REOPEN_SECONDS = 0.5
 
 
 def start_event_loop():
@@ -54,9 +56,14 @@ class DomainEvents(object):
     that no event can slip past between the call and the wait.
     """
 
-    def __init__(self, conn, dom):
+    def __init__(self, conn, dom, reconnect=None):
         self.conn = conn
         self.dom = dom
+        # reconnect(uuid) -> (conn, dom or None): a new connection after libvirtd went away
+        # (the owner keeps using what it returns). Without it a lost connection ends the wait.
+        self._reconnect = reconnect
+        self._uuid = dom.UUIDString()
+        self.reconnects = 0
         self._cond = threading.Condition()
         self.removed_aliases = []
         self.removal_failed = []
@@ -68,32 +75,49 @@ class DomainEvents(object):
         self._generation = 0
 
     def __enter__(self):
-        register = self.conn.domainEventRegisterAny
-        self._callback_ids = [
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None),
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot, None),
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed, None),
-            register(self.dom, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._on_removal_failed, None),
-        ]
+        self._register()
+        return self
+
+    def _register(self):
+        """Register every callback; when one fails, the ones already registered are
+        deregistered again (nothing may keep calling into a finished task)."""
+        self._callback_ids = []
+        self._close_registered = False
+        if self.dom is None:  # gone (after a reconnect): no domain events to wait for
+            return
+        try:
+            for event_id, callback in (
+                    (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
+                    (libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot),
+                    (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, self._on_device_removed),
+                    (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED, self._on_removal_failed)):
+                self._callback_ids.append(self.conn.domainEventRegisterAny(self.dom, event_id, callback, None))
+        except BaseException:
+            self._deregister()
+            raise
         try:
             self.conn.registerCloseCallback(self._on_close, None)
             self._close_registered = True
         except libvirt.libvirtError:  # test:// and some drivers have no close callback
             self._close_registered = False
-        return self
 
     def __exit__(self, *exc):
-        for callback_id in self._callback_ids:
+        self._deregister()
+        return False
+
+    def _deregister(self):
+        callback_ids, self._callback_ids = self._callback_ids, []
+        for callback_id in callback_ids:
             try:
                 self.conn.domainEventDeregisterAny(callback_id)
             except libvirt.libvirtError:
                 pass  # connection already gone; nothing left to deregister
         if self._close_registered:
+            self._close_registered = False
             try:
                 self.conn.unregisterCloseCallback()
             except libvirt.libvirtError:
                 pass
-        return False
 
     def _notify(self):
         with self._cond:
@@ -124,18 +148,27 @@ class DomainEvents(object):
         """Wait until condition() is true or `timeout` seconds pass; returns (met, seconds waited).
 
         condition() re-reads libvirt; it is evaluated at once, after every event and at
-        least every few seconds. A lost connection to libvirtd ends the wait with an error.
+        least every few seconds. When the connection to libvirtd is lost (the daemon
+        restarted), a new one is opened within the same timeout and the wait goes on;
+        without `reconnect`, or when none can be opened in time, the wait ends with an error.
         """
         started = time.monotonic()
         deadline = started + timeout
         while True:
             seen = self._generation
             if self.connection_lost:
-                raise LibvirtCallError('the connection to libvirtd was lost while waiting '
-                                       '(%.1f s); the guest was left as it was' % (time.monotonic() - started))
+                self._reopen(started, deadline)
+                continue
             # Evaluated without the lock: it calls libvirt, and the event thread must
             # stay free to deliver events meanwhile.
-            if condition():
+            try:
+                met = condition()
+            except libvirt.libvirtError:
+                if self._alive():
+                    raise
+                self.connection_lost = True  # the close event may come later than the failed call
+                continue
+            if met:
                 return True, round(time.monotonic() - started, 3)
             left = deadline - time.monotonic()
             if left <= 0:
@@ -143,3 +176,41 @@ class DomainEvents(object):
             with self._cond:
                 if self._generation == seen:  # nothing arrived since the check
                     self._cond.wait(min(left, _RECHECK_SECONDS))
+
+    def _alive(self):
+        try:
+            return self.conn.isAlive() == 1
+        except libvirt.libvirtError:
+            return False
+
+    def _reopen(self, started, deadline):
+        """A new connection and the same domain, tried until the deadline."""
+        lost_after = time.monotonic() - started
+        if self._reconnect is None:
+            raise LibvirtCallError('the connection to libvirtd was lost while waiting (%.1f s); the guest was '
+                                   'left as it was' % lost_after)
+        self._deregister()
+        last = None
+        while True:
+            try:
+                self.conn, self.dom = self._reconnect(self._uuid)
+                break
+            except (libvirt.libvirtError, DomainOpsError) as err:
+                last = err
+            if time.monotonic() + _REOPEN_SECONDS > deadline:
+                raise LibvirtCallError(
+                    'the connection to libvirtd was lost while waiting (after %.1f s) and could not be opened again '
+                    'within the timeout (%.1f s in all): %s' % (
+                        lost_after, time.monotonic() - started,
+                        getattr(last, 'msg', None) or (last.get_error_message() if last else 'no answer')))
+            time.sleep(_REOPEN_SECONDS)
+        self.connection_lost = False
+        self.reconnects += 1
+        self._register()
+
+    def reconnect_note(self):
+        """For messages: that the wait survived libvirtd going away."""
+        if not self.reconnects:
+            return ''
+        return '; the connection to libvirtd was lost during the wait and opened again (%d time%s)' % (
+            self.reconnects, '' if self.reconnects == 1 else 's')

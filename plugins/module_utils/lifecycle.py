@@ -9,17 +9,16 @@
 from __future__ import annotations
 
 import os
-import re
-import stat
 import time
-from urllib.parse import urlparse
 
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
-    canonical_uuid, describe_domain, domain_state)
+    canonical_uuid, describe_domain, domain_state, lookup_domain)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
+from ansible_collections.domainops.libvirt.plugins.module_utils.storage_cleanup import (
+    check_options as check_storage_options, plan_storage)
 
 try:
     import libvirt
@@ -59,8 +58,18 @@ _READ_FLAGS = 0
 if libvirt is not None:
     _READ_FLAGS = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
 
-# virCheckFlags' message when a driver does not know a flag, e.g. the test driver.
-_UNSUPPORTED_FLAGS_RE = re.compile(r'unsupported flags \((0x[0-9a-fA-F]+)\)')
+# How libvirt refuses a flag it does not know: virCheckFlags reports VIR_ERR_INVALID_ARG;
+# some drivers and older daemons VIR_ERR_NO_SUPPORT.
+_UNSUPPORTED_FLAG_CODES = tuple(getattr(libvirt, name) for name in ('VIR_ERR_INVALID_ARG', 'VIR_ERR_NO_SUPPORT')
+                                if libvirt is not None)
+# The undefine flags dropped one by one when refused, newest (least supported) first.
+_UNDEFINE_DROP_ORDER = ('VIR_DOMAIN_UNDEFINE_TPM', 'VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA',
+                        'VIR_DOMAIN_UNDEFINE_NVRAM', 'VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA',
+                        'VIR_DOMAIN_UNDEFINE_MANAGED_SAVE')
+# How libvirt says a domain is not in the state a call needs ("domain is not running",
+# "already running") or is gone: the state is re-read, the goal may be met already.
+_NOT_IN_STATE_CODES = tuple(getattr(libvirt, name) for name in ('VIR_ERR_OPERATION_INVALID', 'VIR_ERR_NO_DOMAIN')
+                            if libvirt is not None)
 
 
 def _engine():
@@ -125,6 +134,7 @@ class DomainStateRun(object):
         self.differences = []
         self.live_differences = []
         self.removed_storage = []
+        self.reconnect_note = ''  # set when libvirtd went away during a wait
         self.xml_before = None
         self.xml_after = None
         self.name = self.params.get('name')
@@ -163,9 +173,7 @@ class DomainStateRun(object):
     def _check_input(self):
         if self.timeout < 0:
             raise InputError('timeout must be 0 or more seconds, not %s' % self.timeout)
-        if self.params['remove_storage'] and self.want != 'absent':
-            raise InputError('remove_storage works with state absent only, not with state %s; '
-                             'nothing was changed' % self.want)
+        check_storage_options(self.params, self.want)
         # Flags first: an unknown one fails before anything is done.
         self.shutdown_flags = mode_flags(self.params['shutdown_mode'], 'SHUTDOWN')
         self.reboot_flags = mode_flags(self.params['shutdown_mode'], 'REBOOT')
@@ -258,7 +266,12 @@ class DomainStateRun(object):
         """
         if isinstance(func, str):
             func = self._domain_method(func)
-        result = self.task.mutate(action, func, *args)
+        try:
+            result = self.task.mutate(action, func, *args)
+        except libvirt.libvirtError as err:
+            if not self._met_meanwhile(action, err, planned):
+                raise
+            return None
         if self.check:
             self.state_reason = None
             for key, value in planned.items():
@@ -266,6 +279,31 @@ class DomainStateRun(object):
         else:
             self._refresh()
         return result
+
+    def _met_meanwhile(self, action, err, planned):
+        """After libvirt refused `action` because the domain is not in the state the call
+        needs: True when it reached the goal anyway (the guest powered off before a
+        destroy, another task started it first). Never from the message text."""
+        if self.check or not planned or err.get_error_code() not in _NOT_IN_STATE_CODES:
+            return False
+        try:
+            self._refresh()
+        except libvirt.libvirtError:
+            return False  # cannot tell: the original refusal stands
+        if 'active' in planned and self.active != planned['active']:
+            return False
+        if 'persistent' in planned and self.persistent != planned['persistent']:
+            return False
+        want = planned.get('state')
+        if want == 'running' and self.state not in _RUNNING or \
+                want == 'shutoff' and self.state not in ('shutoff', 'absent') or \
+                want in ('paused', 'absent') and self.state != want:
+            return False
+        self.task.failed_action = None
+        self.task.warn('domain %s was already %s when this task called %s (it changed meanwhile; libvirt said: %s); '
+                       'nothing left to do there' % (self.task.domain_label, self.state, action,
+                                                     describe_libvirt_error(err)))
+        return True
 
     def _domain_method(self, method):
         def call(*args):
@@ -276,7 +314,13 @@ class DomainStateRun(object):
         if self.check or self.dom is None:
             return _NoEvents()
         from ansible_collections.domainops.libvirt.plugins.module_utils.events import DomainEvents
-        return DomainEvents(self.conn, self.dom)
+        return DomainEvents(self.conn, self.dom, reconnect=self._reconnect)
+
+    def _reconnect(self, uuid):
+        """libvirtd went away during a wait: go on with a new connection (the domain None when gone)."""
+        self.conn = self.task.reopen()
+        self.dom = lookup_domain(self.conn, uuid=uuid)
+        return self.conn, self.dom
 
     def _wait(self, events, condition):
         """Wait (within the task's timeout) until condition(); True when it was met."""
@@ -285,6 +329,10 @@ class DomainStateRun(object):
         left = max(0.0, self.deadline - time.monotonic())
         met, seconds = events.wait(condition, left)
         self.waited += seconds
+        self.reconnect_note = events.reconnect_note()
+        if events.reconnects:
+            self.task.warn('domain %s: the connection to libvirtd was lost while waiting and opened again; '
+                           'the wait went on' % self.task.domain_label)
         self._refresh()
         return met
 
@@ -458,11 +506,11 @@ class DomainStateRun(object):
         if self.params['force']:
             self.task.warn('domain %s did not shut down within %s s (state %s); destroyed it (force)'
                            % (self.task.domain_label, self.timeout, self.state))
-            self._act('destroy', 'destroy')
+            self._act('destroy', 'destroy', state=self._stopped(), active=False)
             return
         raise WaitTimeout('domain %s did not shut down within %s s: it is still %s (reason %s); set force: true '
-                          'to destroy it after the timeout' % (self.task.domain_label, self.timeout,
-                                                               self.state, self.state_reason),
+                          'to destroy it after the timeout%s' % (self.task.domain_label, self.timeout,
+                                                                 self.state, self.state_reason, self.reconnect_note),
                           waited=self.waited, domain=describe_domain(self.dom))
 
     def _to_destroyed(self):
@@ -476,7 +524,9 @@ class DomainStateRun(object):
     def _to_absent(self):
         if self.dom is None:
             return
-        storage = self._plan_storage() if self.params['remove_storage'] else []
+        storage = plan_storage(self.task, self.dom, self.persistent) if self.params['remove_storage'] else []
+        if self.params['remove_storage']:
+            self.task.on_failure['removed_storage'] = self.removed_storage  # also after a failed delete
         if self.active:
             # A transient domain is gone once destroyed.
             self._act('destroy', 'destroy', active=False, state='shutoff' if self.persistent else 'absent')
@@ -622,89 +672,25 @@ class DomainStateRun(object):
         return flags
 
     def _undefine(self, flags):
-        # A driver that rejects a cleanup flag (the test driver: NVRAM, TPM,
-        # checkpoints) does not keep that thing either: drop the flag and retry.
+        # A driver that rejects a cleanup flag (the test driver: NVRAM, TPM, checkpoints;
+        # an older daemon: the newest flags) does not keep that thing either. libvirt says
+        # so by error code (virCheckFlags: VIR_ERR_INVALID_ARG) but names the flag only in
+        # its translatable message: drop the optional flags newest first until it accepts.
+        dropped = []
         while True:
             try:
-                return self.dom.undefineFlags(flags)
+                result = self.dom.undefineFlags(flags)
+                break
             except libvirt.libvirtError as err:
-                match = _UNSUPPORTED_FLAGS_RE.search(err.get_error_message() or '')
-                rejected = int(match.group(1), 16) & flags if match else 0
-                if not rejected:
+                optional = [name for name in _UNDEFINE_DROP_ORDER if getattr(libvirt, name, 0) & flags]
+                if err.get_error_code() not in _UNSUPPORTED_FLAG_CODES or not optional:
                     raise
-            names = [name for name, _what in _UNDEFINE_FLAGS if getattr(libvirt, name, 0) & rejected]
+            dropped.append(optional[0])
+            flags &= ~getattr(libvirt, optional[0])
+        if dropped:
             self.task.warn('libvirt at %s does not support %s; undefined domain %s without'
-                           % (self.task.uri, ', '.join(names) or hex(rejected), self.task.domain_label))
-            flags &= ~rejected
-
-    def _plan_storage(self):
-        """[(path, volume or None)] of the file-backed disk images to delete after undefine.
-
-        Only <disk type='file' device='disk'> sources that are plain files, not shared
-        with another domain. Decided before anything changes, so a refusal leaves the
-        domain as it was.
-        """
-        engine = _engine()
-        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if self.persistent else 0
-        root = engine.parse_xml(self.dom.XMLDesc(flags), 'the domain XML', ('domain',))
-        paths = []
-        for disk in root.findall('devices/disk'):
-            source = disk.find('source')
-            if disk.get('type') != 'file' or disk.get('device', 'disk') != 'disk' or source is None \
-                    or not source.get('file'):
-                continue
-            if disk.find('shareable') is not None or disk.find('readonly') is not None:
-                self.task.warn('kept %s: the disk is shareable or read-only' % source.get('file'))
-                continue
-            if source.get('file') not in paths:
-                paths.append(source.get('file'))
-        used = self._paths_used_elsewhere()
-        local = not urlparse(self.conn.getURI()).hostname
-        plan = []
-        for path in paths:
-            if path in used:
-                self.task.warn('kept %s: domain %s uses it too' % (path, used[path]))
-                continue
-            vol = self._volume(path)
-            if vol is not None:
-                if vol.info()[0] != libvirt.VIR_STORAGE_VOL_FILE:
-                    self.task.warn('kept %s: it is not a plain file' % path)
-                    continue
-            elif not local:
-                raise InputError('cannot remove %s: it is in no libvirt storage pool and %s is not a local '
-                                 'connection; nothing was changed' % (path, self.task.uri))
-            else:
-                try:
-                    mode = os.lstat(path).st_mode
-                except FileNotFoundError:
-                    self.task.warn('%s does not exist; nothing to remove there' % path)
-                    continue
-                if not stat.S_ISREG(mode):
-                    self.task.warn('kept %s: it is not a plain file' % path)
-                    continue
-            plan.append((path, vol))
-        return plan
-
-    def _volume(self, path):
-        try:
-            return self.conn.storageVolLookupByPath(path)
-        except libvirt.libvirtError:
-            return None  # not in any pool (or the driver has no storage)
-
-    def _paths_used_elsewhere(self):
-        engine = _engine()
-        used = {}
-        for other in self.conn.listAllDomains(0):
-            if other.UUIDString() == self.dom.UUIDString():
-                continue
-            try:
-                root = engine.parse_xml(other.XMLDesc(0), 'the domain XML', ('domain',))
-            except libvirt.libvirtError:
-                continue  # it vanished meanwhile
-            for source in root.findall('devices/disk/source'):
-                if source.get('file'):
-                    used.setdefault(source.get('file'), other.name())
-        return used
+                           % (self.task.uri, ', '.join(dropped), self.task.domain_label))
+        return result
 
     # -- the result -----------------------------------------------------------------
 

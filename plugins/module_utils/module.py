@@ -13,6 +13,7 @@ import importlib.util
 
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import (
     CONNECTION_ARGUMENT_SPEC, close_connection, describe_libvirt_error, open_connection, resolve_uri)
@@ -46,25 +47,37 @@ class Task(object):
         self.other_connections = []  # more than one host in a task (migration); closed with conn
         self.domain_label = selector_label(module.params.get('name'), module.params.get('uuid'))
         self.actions = []
+        self.failed_action = None  # the step that raised, when a mutation failed
+        self.on_failure = {}  # result keys a handler wants reported also when the task fails
         self.warnings = []
-        self.readonly = False
+        self.reports_actions = True  # false for a module that never changes anything
+        self.readonly = False  # the connection is read-only
 
     def mutate(self, action, func, *args):
-        """Record `action`; call `func(*args)` unless in check mode.
+        """Call `func(*args)` unless in check mode; record `action` once it succeeded.
 
         Every call that changes something goes through here, so check mode reports
-        the very actions a real run takes, and a failure can say what was done.
+        the very actions a real run takes, and a failure can say which step failed
+        and exactly which were done before it.
         """
+        if not self.check_mode:
+            try:
+                result = func(*args)
+            except Exception:
+                self.failed_action = action  # attempted, not done
+                raise
+        else:
+            result = None
+        self.failed_action = None
         self.actions.append(action)
-        if self.check_mode:
-            return None
-        try:
-            return func(*args)
-        except libvirt.libvirtError:
-            # It was attempted, not done. This very entry: another thread (a migration
-            # waiting in its own) may have recorded an action since.
-            del self.actions[len(self.actions) - 1 - self.actions[::-1].index(action)]
-            raise
+        return result
+
+    def reopen(self):
+        """A new connection in place of one libvirtd dropped (it restarted); the old one is closed."""
+        close_connection(self.conn)
+        self.conn = None
+        self.conn = open_connection(self.params, readonly=self.readonly)
+        return self.conn
 
     def connect(self, uri):
         """Another connection for this task (same credentials), closed when the task ends."""
@@ -91,7 +104,10 @@ class Task(object):
 class LibvirtModule(AnsibleModule):
     """AnsibleModule with the shared connection options (and, if asked, the name/uuid selector)."""
 
-    def __init__(self, argument_spec, with_selector=True, **kwargs):
+    def __init__(self, argument_spec, with_selector=True, hidden_unless=None, **kwargs):
+        # {option: flag}: the option's value is never echoed unless the flag option is true.
+        # Set first: AnsibleModule.__init__ already logs its arguments and may fail.
+        self._hidden_unless = dict(hidden_unless or {})
         spec = dict(CONNECTION_ARGUMENT_SPEC)
         mutually_exclusive = list(kwargs.pop('mutually_exclusive', []))
         if with_selector:
@@ -114,9 +130,54 @@ class LibvirtModule(AnsibleModule):
             if value:
                 self.no_log_values.add(value)
 
-    def run(self, handler, readonly=False, events=False):
-        """Open the connection, call handler(task) -> result dict, report it; always close."""
+    def hidden_values(self):
+        """{option: placeholder} of the values this task must not echo (see hidden_unless).
+
+        Not no_log: Ansible masks a no_log value wherever it appears in the output, even
+        inside other words, so a one-letter text would garble every message. The modules
+        never put such a value in their results; only the echoes of the arguments need it.
+        """
+        params = getattr(self, 'params', None) or {}
+        hidden = {}
+        for name, flag in self._hidden_unless.items():
+            value = params.get(name)
+            if isinstance(value, str) and value and not boolean(params.get(flag), strict=False):
+                hidden[name] = 'VALUE_HIDDEN (%d characters; %s: true shows it)' % (len(value), flag)
+        return hidden
+
+    def _log_invocation(self):
+        # AnsibleModule logs its arguments to syslog/journald on the managed host.
+        hidden = self.hidden_values()
+        saved = dict((name, self.params[name]) for name in hidden)
+        self.params.update(hidden)
+        try:
+            super(LibvirtModule, self)._log_invocation()
+        finally:
+            self.params.update(saved)
+
+    def _echo_hidden(self, result):
+        # The invocation echo (module_args) that Ansible adds to every result.
+        hidden = self.hidden_values()
+        if hidden and 'invocation' not in result:
+            result['invocation'] = dict(module_args=dict(self.params, **hidden))
+
+    def exit_json(self, **result):
+        self._echo_hidden(result)
+        super(LibvirtModule, self).exit_json(**result)
+
+    def fail_json(self, msg, **result):
+        self._echo_hidden(result)
+        super(LibvirtModule, self).fail_json(msg, **result)
+
+    def run(self, handler, readonly=False, events=False, changes=None):
+        """Open the connection, call handler(task) -> result dict, report it; always close.
+
+        `readonly` opens a read-only connection; a module that never changes anything
+        (`changes` false, the default for readonly) reports no `actions`, whatever its
+        connection (virt_domain_info needs a read-write one for secure XML).
+        """
         task = Task(self)
+        task.reports_actions = (not readonly) if changes is None else changes
         task.readonly = readonly
         try:
             if events:
@@ -131,22 +192,45 @@ class LibvirtModule(AnsibleModule):
             if task.domain_label:
                 where += ' for domain %s' % task.domain_label
             self._fail(task, 'libvirt failed %s: %s' % (where, describe_libvirt_error(err)), {})
+        except Exception as err:  # noqa: BLE001  OSError and anything else: one line, never a traceback
+            self._fail(task, describe_exception(task, err), {})
         finally:
             for conn in [task.conn] + task.other_connections:
                 close_connection(conn)
         for message in task.warnings:
             self.warn(message)
         result.setdefault('changed', False)
-        if not readonly:
+        if task.reports_actions:
             result.setdefault('actions', task.actions)
         self.exit_json(**result)
 
     def _fail(self, task, msg, details):
         for message in task.warnings:
             self.warn(message)
-        if not task.readonly:  # a read-only task has no actions to report
-            if task.actions and 'actions' not in details:
-                done = 'would have been done' if task.check_mode else 'already done'
-                msg = '%s (%s before the failure: %s)' % (msg, done, ', '.join(task.actions))
-            details.setdefault('actions', task.actions)
+        if task.reports_actions:  # a module that changes nothing has no actions to report
+            # A handler that reports `actions` itself has said in its message what was done.
+            if 'actions' not in details:
+                msg += _done_note(task)
+            details.setdefault('actions', list(task.actions))
+            details.setdefault('failed_action', task.failed_action)
+            # A step that succeeded changed something, whatever failed after it.
+            details.setdefault('changed', bool(details['actions']))
+            for key, value in task.on_failure.items():
+                details.setdefault(key, value)
         self.fail_json(msg=msg, **details)
+
+
+def _done_note(task):
+    """' (failed step: X; already done before the failure: A, B)' for the message."""
+    done = 'would have been done' if task.check_mode else 'already done'
+    before = '%s before the failure: %s' % (done, ', '.join(task.actions)) if task.actions else ''
+    if task.failed_action is not None:
+        return ' (failed step: %s; %s)' % (task.failed_action, before or 'nothing was done before it')
+    return ' (%s)' % before if before else ''
+
+
+def describe_exception(task, err):
+    """One line for an exception nobody expected (OSError, a bug): what, where, why."""
+    text = ' '.join(str(err).split()) or 'no message'
+    where = ' for domain %s' % task.domain_label if task.domain_label else ''
+    return 'the task failed%s on %s: %s: %s' % (where, task.uri, type(err).__name__, text)

@@ -226,13 +226,7 @@ def take_screenshot(task):
 
     changed = _read(dest) != png
     if changed:
-        action = 'write %s' % dest
-        try:
-            task.mutate(action, write_atomically, task.module, dest, png)
-        except DomainOpsError:
-            # mutate() un-records only failed libvirt calls; a failed write was not done either.
-            task.actions.remove(action)
-            raise
+        task.mutate('write %s' % dest, write_atomically, task.module, dest, png)
 
     # mode/owner/group/... (add_file_common_args); nothing to apply to a file check
     # mode did not write.

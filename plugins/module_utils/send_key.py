@@ -12,8 +12,9 @@ import difflib
 import re
 import time
 
+from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import describe_domain, domain_state
-from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError, LibvirtCallError
 
 try:
     import libvirt
@@ -165,10 +166,13 @@ def combination(keys, codeset):
     return codes
 
 
-def text_combinations(text):
-    """Key combinations that type `text` on a US keyboard layout (codeset linux)."""
+def text_combinations(text, show=True):
+    """Key combinations that type `text` on a US keyboard layout (codeset linux).
+
+    Without `show`, an error names the position of a bad character, not the character.
+    """
     combos = []
-    for char in text:
+    for position, char in enumerate(text, start=1):
         if char.isascii() and char.isalpha():
             key, shifted = char.upper(), char.isupper()
         elif char.isascii() and char.isdigit():
@@ -178,8 +182,9 @@ def text_combinations(text):
         elif char in _SHIFTED:
             key, shifted = _SHIFTED[char], True
         else:
-            raise InputError('text: character %r cannot be typed (only printable ASCII, '
-                             'newline and tab on a US layout); nothing was sent' % char)
+            which = '%r (character %d)' % (char, position) if show else 'character %d' % position
+            raise InputError('text: %s cannot be typed (only printable ASCII, newline and tab on a US '
+                             'layout); nothing was sent' % which)
         codes = [LINUX_KEYCODES[key]]
         if shifted:
             codes.insert(0, LINUX_KEYCODES['LEFTSHIFT'])
@@ -201,7 +206,7 @@ def planned_combinations(params):
                          'nothing was sent' % codeset)
     if not params['text']:
         raise InputError('text is empty; nothing was sent')
-    return text_combinations(params['text'])
+    return text_combinations(params['text'], show=bool(params.get('show_text')))
 
 
 def _label(codes, codeset):
@@ -229,6 +234,12 @@ def send_keys(task):
         raise InputError('domain %s is not running (state %s): keys go to a running guest; '
                          'nothing was sent' % (task.domain_label, state))
 
+    if params.get('text') is not None and not params.get('show_text'):
+        # The text may be a password: one action that says only how much was typed.
+        count = len(params['text'])
+        task.mutate('type %d characters' % count, _type_hidden, task, dom, codeset_value, combos)
+        return dict(changed=True, sent=[], typed=count, domain=describe_domain(dom))
+
     for index, codes in enumerate(combos):
         if index and params['delay'] and not task.check_mode:
             time.sleep(params['delay'] / 1000.0)
@@ -236,4 +247,20 @@ def send_keys(task):
                     dom.sendKey, codeset_value, params['holdtime'], codes, len(codes), 0)
 
     # Sending keys always acts on the guest; check mode predicts that change.
-    return dict(changed=True, sent=combos, domain=describe_domain(dom))
+    result = dict(changed=True, sent=combos, domain=describe_domain(dom))
+    if params.get('text') is not None:
+        result['typed'] = len(params['text'])
+    return result
+
+
+def _type_hidden(task, dom, codeset_value, combos):
+    """Type every character; a refusal says how far it got, never which keys."""
+    params = task.params
+    for index, codes in enumerate(combos):
+        if index and params['delay']:
+            time.sleep(params['delay'] / 1000.0)
+        try:
+            dom.sendKey(codeset_value, params['holdtime'], codes, len(codes), 0)
+        except libvirt.libvirtError as err:
+            raise LibvirtCallError('libvirt refused a key press after %d of %d characters were typed into domain %s: '
+                                   '%s' % (index, len(combos), task.domain_label, describe_libvirt_error(err)))

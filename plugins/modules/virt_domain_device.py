@@ -170,6 +170,15 @@ changed:
   returned: always
   type: bool
   sample: true
+failed_action:
+  description:
+    - When an operation failed, that operation, named as in RV(actions). RV(actions) then lists exactly
+      the operations done before it (each is recorded only once it succeeded), and C(changed) is true when
+      there is one.
+    - V(null) when the task failed outside an operation (bad input, a lookup, a wait).
+  returned: failure
+  type: str
+  sample: create
 actions:
   description:
     - The libvirt operations performed (in check mode, those a real run would perform), each

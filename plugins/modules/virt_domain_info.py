@@ -18,6 +18,8 @@ description:
   - The number of libvirt calls does not grow with the number of domains, except one XML read
     per domain, made side by side.
   - Opens a read-only connection, except when O(xml_flags) contains V(secure).
+  - The result has the same shape whatever the options, C(changed) (always V(false)) and
+    RV(domains). It never has C(actions), as the module changes nothing.
 author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
@@ -71,6 +73,7 @@ options:
         V(secure) includes secrets such as graphics passwords (needs a read-write connection),
         V(update_cpu) shows the CPU as the host provides it, V(migratable) the form used for migration.
       - Disks and interfaces in the result are read from the same XML.
+      - Needs O(xml=true); flags without it are an error, not ignored.
     type: list
     elements: str
     choices: [inactive, secure, update_cpu, migratable]
@@ -186,11 +189,15 @@ domains:
 '''
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.info import STATE_FILTERS, XML_FLAGS, gather, validate_filters
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
 from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
 
 
 def list_domains(task):
     validate_filters(task.params)
+    if task.params['xml_flags'] and not task.params['xml']:
+        raise InputError('xml_flags (%s) only say how the returned XML is read: give xml: true with them'
+                         % ', '.join(task.params['xml_flags']))
     return dict(changed=False, domains=gather(task))
 
 
@@ -208,7 +215,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(list_domains, readonly='secure' not in module.params['xml_flags'])
+    # Always the same result shape: secure XML needs a read-write connection, but the
+    # module still changes nothing and reports no actions.
+    module.run(list_domains, readonly='secure' not in module.params['xml_flags'], changes=False)
 
 
 if __name__ == '__main__':

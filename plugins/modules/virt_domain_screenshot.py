@@ -113,6 +113,15 @@ height:
   returned: success
   type: int
   sample: 400
+failed_action:
+  description:
+    - When an operation failed, that operation, named as in RV(actions). RV(actions) then lists exactly
+      the operations done before it (each is recorded only once it succeeded), and C(changed) is true when
+      there is one.
+    - V(null) when the task failed outside an operation (bad input, a lookup, a wait).
+  returned: failure
+  type: str
+  sample: create
 actions:
   description: What was done (in check mode, would be done); writing the file is the only action.
   returned: always

@@ -43,7 +43,19 @@ options:
       - A string to type, one key press per character (with Shift for capitals and
         symbols), assuming a US keyboard layout in the guest. A newline presses Enter.
       - Only printable ASCII, newline and tab. Needs O(codeset=linux).
+      - The text may be a password, so it is not shown unless O(show_text=true). The
+        result has one action that says how many characters were typed, RV(sent) is empty,
+        and the invocation echo, the module's log line on the host and error messages do
+        not contain it. (It is not C(no_log), as Ansible would then blank out every occurrence
+        of a short text, a single letter say, from all messages.) Use the task keyword
+        C(no_log) as well to keep the whole task out of logs.
     type: str
+  show_text:
+    description:
+      - Show what O(text) types, with one action per character naming its keys, the
+        keycodes in RV(sent), and the text in the invocation echo.
+    type: bool
+    default: false
   codeset:
     description:
       - The keycode set numeric keys belong to (libvirt's C(VIR_KEYCODE_SET_*)).
@@ -113,10 +125,17 @@ EXAMPLES = r'''
       - ctrl+alt+f2
     delay: 500
 
-- name: Type a command and press Enter
+- name: Type a command and press Enter, showing what was typed
   domainops.libvirt.virt_domain_send_key:
     name: web01
     text: "uname -a\n"
+    show_text: true
+
+- name: Type a console password (the result says only "type 13 characters")
+  domainops.libvirt.virt_domain_send_key:
+    name: web01
+    text: "{{ console_password }}\n"
+  no_log: true
 
 - name: Send raw XT scancodes (Escape)
   domainops.libvirt.virt_domain_send_key:
@@ -130,12 +149,29 @@ sent:
   description:
     - The keycodes of each combination, in the order they were pressed (in check mode,
       would be pressed), in O(codeset).
+    - Empty for O(text) unless O(show_text=true): the keycodes would spell the text.
   returned: success
   type: list
   elements: list
   sample: [[29, 56, 111]]
+typed:
+  description: With O(text), the number of characters typed (in check mode, that would be typed).
+  returned: success, with O(text)
+  type: int
+  sample: 12
+failed_action:
+  description:
+    - When an operation failed, that operation, named as in RV(actions). RV(actions) then lists exactly
+      the operations done before it (each is recorded only once it succeeded), and C(changed) is true when
+      there is one.
+    - V(null) when the task failed outside an operation (bad input, a lookup, a wait).
+  returned: failure
+  type: str
+  sample: create
 actions:
-  description: One C(send_key) entry per combination, with the key names for codeset V(linux).
+  description:
+    - One C(send_key) entry per combination, with the key names for codeset V(linux).
+    - For O(text) unless O(show_text=true), one entry C(type N characters).
   returned: always
   type: list
   elements: str
@@ -184,7 +220,8 @@ def main():
         argument_spec=dict(
             keys=dict(type='list', elements='raw', no_log=False),
             sequence=dict(type='list', elements='raw'),
-            text=dict(type='str'),
+            text=dict(type='str', no_log=False),
+            show_text=dict(type='bool', default=False),
             codeset=dict(type='str', default='linux', choices=list(CODESETS)),
             holdtime=dict(type='int', default=0),
             delay=dict(type='int', default=0),
@@ -192,6 +229,7 @@ def main():
         required_one_of=[('name', 'uuid'), ('keys', 'sequence', 'text')],
         mutually_exclusive=[('keys', 'sequence', 'text')],
         supports_check_mode=True,
+        hidden_unless=dict(text='show_text'),
     )
     module.run(send_keys)
 

@@ -113,13 +113,31 @@ options:
     description:
       - With O(state=absent), also delete the disk images of the domain, after undefining it.
       - Only the sources of C(<disk type='file' device='disk'>) that are plain files are deleted;
-        never CD-ROMs or floppies, block devices, network disks, backing files, disks marked
-        C(<shareable/>) or C(<readonly/>), or files another domain uses. A file in a libvirt storage
-        pool is deleted as a storage volume; any other file only when the connection is local.
+        never CD-ROMs or floppies, block devices, network disks, backing files, or disks marked
+        C(<shareable/>) or C(<readonly/>). A file in a libvirt storage pool is deleted as a storage
+        volume; any other file only when the connection is local.
+      - Before anything is changed, each image is checked against everything else that may use it,
+        paths compared after resolving symbolic links on a local connection. That is the persistent and
+        the live definition of every other domain, running or not, with the backing chains of their
+        disks (libvirt's C(<backingStore>), the qcow2 image headers on a local connection, libvirt's
+        storage volume XML on a remote one), and the backing chains of the other images in libvirt's
+        storage pools and, locally, in the same directories.
+      - When another domain or image uses one of them, the task fails naming it and changes nothing;
+        the domain is neither destroyed nor undefined and none of its images is deleted. List the
+        shared images in O(keep_storage) to remove the domain and its other images.
       - The deleted paths are returned in RV(removed_storage).
       - Only valid with O(state=absent).
     type: bool
     default: false
+  keep_storage:
+    description:
+      - With O(remove_storage=true), disk images of the domain not to delete (paths as in its XML, or
+        any path resolving to the same file). They are not checked for other users either.
+      - Each path must be the source of one of the domain's disks; any other path fails the task
+        before anything is changed (a typo must not be taken for a kept image).
+    type: list
+    elements: path
+    default: []
   validate:
     description:
       - Let libvirt validate O(xml) against its schema when defining (C(VIR_DOMAIN_DEFINE_VALIDATE)),
@@ -195,9 +213,26 @@ EXAMPLES = r'''
     name: ci-runner-17
     state: absent
     remove_storage: true
+
+- name: Remove a guest and its own disk, keeping the shared base image it names as a disk
+  domainops.libvirt.virt_domain_state:
+    name: ci-runner-18
+    state: absent
+    remove_storage: true
+    keep_storage:
+      - /var/lib/libvirt/images/debian-12-base.qcow2
 '''
 
 RETURN = r'''
+failed_action:
+  description:
+    - When an operation failed, that operation, named as in RV(actions). RV(actions) then lists exactly
+      the operations done before it (each is recorded only once it succeeded), and C(changed) is true when
+      there is one.
+    - V(null) when the task failed outside an operation (bad input, a lookup, a wait).
+  returned: failure
+  type: str
+  sample: create
 actions:
   description:
     - The operations done, in order (in check mode, those a real run would do). Among them
@@ -328,6 +363,7 @@ def main():
             force=dict(type='bool', default=False),
             shutdown_mode=dict(type='list', elements='str', default=[], choices=sorted(SHUTDOWN_MODES)),
             remove_storage=dict(type='bool', default=False),
+            keep_storage=dict(type='list', elements='path', default=[]),
             validate=dict(type='bool', default=False),
         ),
         required_one_of=[('name', 'uuid', 'xml')],

@@ -1,7 +1,8 @@
 # The XML engine against the real libvirtd (qemu:///system): every corpus
 # document is defined, read back and compared; edits must report exactly the
 # expected differences, and merging them must converge (define, compare again:
-# nothing left; merge again: nothing changes).
+# nothing left; merge again: nothing changes). libvirt's own test-suite documents
+# are the conformance suite (tests/conformance): they cannot ship with the project.
 import json
 import os
 import uuid
@@ -14,8 +15,6 @@ from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xm
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get('DOMAINOPS_SHARED') or os.path.join(os.path.dirname(REPO), 'shared')
-LIBVIRT_TESTS = os.path.join(SHARED, 'corpus', 'libvirt-tests')
 PROJECT_CORPUS = os.path.join(REPO, 'tests', 'corpus', 'domains')
 URI = os.environ.get('DOMAINOPS_SYSTEM_URI', 'qemu:///system')
 
@@ -26,22 +25,6 @@ for _flag in ('VIR_DOMAIN_UNDEFINE_NVRAM', 'VIR_DOMAIN_UNDEFINE_MANAGED_SAVE',
               'VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA', 'VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA',
               'VIR_DOMAIN_UNDEFINE_TPM'):
     UNDEFINE_FLAGS |= getattr(libvirt, _flag, 0)
-
-
-def _libvirt_tests_ok():
-    """Files INDEX.tsv says define on qemu:///system; a missing shared/ is a failure."""
-    index = os.path.join(LIBVIRT_TESTS, 'INDEX.tsv')
-    if not os.path.isfile(index):
-        return ['MISSING:' + index]
-    names = []
-    with open(index) as handle:
-        header = handle.readline().rstrip('\n').split('\t')
-        column = header.index('qemu_system')
-        for line in handle:
-            fields = line.rstrip('\n').split('\t')
-            if len(fields) > column and fields[column] == 'ok':
-                names.append(fields[0])
-    return names
 
 
 def _project_corpus():
@@ -124,39 +107,6 @@ def _assert_expected(expected, differences):
             remaining.remove(found)
     assert not missing and not remaining, (
         'expected but not reported: %s\nreported but not expected: %s' % (missing, remaining))
-
-
-# NORMALIZATION.md rule 4: these documents use attributes newer than libvirt
-# 9.0's schema; they define only without VALIDATE, and libvirt drops the
-# unknown parts. That is permanent drift the comparison must keep reporting.
-KNOWN_DRIFT = {
-    'cpu-hotplug-startup.x86_64-latest.xml': ['cpu/topology/@clusters'],
-    'hostdev-vfio.x86_64-latest.xml': ['devices/hostdev[pci:0000:06:12.3]/driver',
-                                       'devices/hostdev[pci:0000:06:12.4]/driver/@model'],
-    'sound-device.x86_64-latest.xml': ['devices/sound[usb]/@multichannel'],
-}
-
-
-@pytest.mark.parametrize('name', _libvirt_tests_ok())
-def test_libvirt_test_suite_document_compares_equal(conn, aliases, name):
-    assert not name.startswith('MISSING:'), (
-        'shared/ not found: set DOMAINOPS_SHARED or put shared/ beside the clone (%s)' % name[8:])
-    with open(os.path.join(LIBVIRT_TESTS, name), 'rb') as handle:
-        desired = _unique(handle.read(), 'dxt')
-    try:
-        dom = _define(conn, desired)
-    except libvirt.libvirtError as exc:
-        if 'schema' not in str(exc):
-            raise
-        # INDEX.tsv measured these with flags 0; a few only define that way.
-        dom = _define(conn, desired, 0)
-    try:
-        actual = _read(dom)
-        differences = dx.compare_domain(desired, actual, aliases)
-        assert sorted(d.path for d in differences) == sorted(KNOWN_DRIFT.get(name, []))
-        assert all(d.before is None for d in differences), 'drift is only what libvirt dropped'
-    finally:
-        _undefine(dom)
 
 
 def test_project_corpus_is_big_enough():

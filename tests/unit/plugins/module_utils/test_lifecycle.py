@@ -8,7 +8,7 @@ import types
 import libvirt
 import pytest
 
-from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml, lifecycle
+from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml, lifecycle, storage_cleanup
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
@@ -17,7 +17,7 @@ from ansible_collections.domainops.libvirt.plugins.module_utils.module import Ta
 from conftest import TEST_URI, minimal_domain_xml
 
 DEFAULTS = dict(uri=TEST_URI, name=None, uuid=None, xml=None, state='present', timeout=5, force=False,
-                shutdown_mode=[], remove_storage=False, validate=True)
+                shutdown_mode=[], remove_storage=False, keep_storage=[], validate=True)
 
 
 class Proxy(object):
@@ -201,10 +201,7 @@ def test_storage_plan_skips_what_is_not_a_plain_file(conn, define_domain, unique
         "<disk type='block' device='disk'><source dev='/dev/null'/><target dev='vdc'/></disk>")
         % (image, tmp_path / 'link.img')))
     task = make_task(conn, name=unique_name, state='absent', remove_storage=True)
-    run = lifecycle.DomainStateRun(task)
-    run.dom = dom
-    run._refresh()
-    assert run._plan_storage() == [(str(image), None)]
+    assert storage_cleanup.plan_storage(task, dom, True) == [(str(image), None)]
     assert any('link.img' in w and 'not a plain file' in w for w in task.warnings)
 
 
@@ -269,3 +266,122 @@ def test_shutdown_from_a_shutdown_in_progress_only_waits(events_conn, define_dom
     assert task.actions == [] and not result['changed']  # the guest was already on its way
     assert result['domain']['state'] == 'shutoff'
     assert 0.4 <= result['waited'] < 5
+
+
+# -- races: the domain changes between the read and the call ---------------------------
+
+def changed_just_before(conn, dom, method, change):
+    """The domain as this task sees it, where `method` first lets someone else `change` it."""
+    seen = conn.lookupByName(dom.name())
+
+    def call(*args):
+        change()
+        return getattr(seen, method)(*args)
+    return Proxy(seen, **{method: call})
+
+
+def test_destroy_of_a_guest_that_powered_off_meanwhile(conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    dom.create()
+    raced = changed_just_before(conn, dom, 'destroy', dom.destroy)
+    task, result = run_state(conn, dom=raced, name=unique_name, state='destroyed')
+    assert task.actions == [] and not result['changed'] and task.failed_action is None
+    assert result['domain']['state'] == 'shutoff'
+    assert any('already shutoff when this task called destroy' in w and 'VIR_ERR_OPERATION_INVALID' in w
+               for w in task.warnings), task.warnings
+
+
+def test_undefine_of_a_domain_someone_removed_meanwhile(conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name))
+    raced = changed_just_before(conn, dom, 'undefineFlags', dom.undefine)
+    task, result = run_state(conn, dom=raced, name=unique_name, state='absent')
+    assert task.actions == [] and not result['changed'] and result['domain']['state'] == 'absent'
+    assert any('VIR_ERR_NO_DOMAIN' in w for w in task.warnings)
+
+
+def refused(code):
+    err = libvirt.libvirtError('refused')
+    err.err = (code, 0, 'refused', 2, None, None, None, 0, 0)
+    return err
+
+
+def test_a_refusal_whose_goal_is_not_met_still_fails(conn, define_domain, unique_name):
+    define_domain(minimal_domain_xml(unique_name)).create()
+    task = make_task(conn, name=unique_name, state='paused')
+    run = lifecycle.DomainStateRun(task)
+    run.dom = conn.lookupByName(unique_name)
+    run._refresh()
+
+    def suspend():
+        raise refused(libvirt.VIR_ERR_OPERATION_INVALID)
+    with pytest.raises(libvirt.libvirtError):
+        run._act('suspend', suspend, state='paused')  # it still runs: not met
+    assert task.failed_action == 'suspend' and task.actions == [] and task.warnings == []
+
+
+def translated(method, message):
+    """`method`, but its libvirt errors carry another message (a translated libvirt) and the same code."""
+    def call(*args):
+        try:
+            return method(*args)
+        except libvirt.libvirtError as err:
+            err.err = (err.err[0], err.err[1], message) + tuple(err.err[3:])
+            raise err
+    return call
+
+
+def test_undefine_flags_are_dropped_by_error_code_not_by_message(conn, define_domain, unique_name):
+    dom = define_domain(minimal_domain_xml(unique_name).replace(
+        '</os>', '<loader readonly="yes" type="pflash">/usr/share/OVMF/OVMF_CODE.fd</loader>'
+                 '<nvram>/tmp/%s_VARS.fd</nvram></os>' % unique_name))
+    seen = conn.lookupByName(unique_name)
+    german = translated(seen.undefineFlags, 'Nicht unterstützte Flags in der Funktion testDomainUndefineFlags')
+    task = make_task(conn, name=unique_name)
+    run = lifecycle.DomainStateRun(task)
+    run.dom = Proxy(seen, undefineFlags=german)
+    flags = libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_TPM | \
+        libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    run._undefine(flags)
+    assert len(task.warnings) == 1, task.warnings
+    assert 'does not support VIR_DOMAIN_UNDEFINE_TPM, VIR_DOMAIN_UNDEFINE_NVRAM;' in task.warnings[0]
+    with pytest.raises(libvirt.libvirtError):
+        conn.lookupByName(unique_name)
+    assert dom.name() == unique_name
+
+
+def test_undefine_refused_for_another_reason_is_not_retried(conn, define_domain, unique_name):
+    calls = []
+
+    def refuse(flags):
+        calls.append(flags)
+        raise refused(libvirt.VIR_ERR_OPERATION_INVALID)
+    dom = define_domain(minimal_domain_xml(unique_name))
+    run = lifecycle.DomainStateRun(make_task(conn, name=unique_name))
+    run.dom = Proxy(dom, undefineFlags=refuse)
+    with pytest.raises(libvirt.libvirtError):
+        run._undefine(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    assert calls == [libvirt.VIR_DOMAIN_UNDEFINE_NVRAM]
+
+
+def test_a_failed_event_registration_leaves_no_callback_behind(events_conn, define_domain, unique_name):
+    from ansible_collections.domainops.libvirt.plugins.module_utils.events import DomainEvents
+    dom = define_domain(minimal_domain_xml(unique_name))
+    registered, deregistered = [], []
+
+    def register(*args):
+        if len(registered) == 2:  # the third registration fails
+            raise refused(libvirt.VIR_ERR_NO_SUPPORT)
+        registered.append(events_conn.domainEventRegisterAny(*args))
+        return registered[-1]
+
+    def deregister(callback_id):
+        deregistered.append(callback_id)
+        return events_conn.domainEventDeregisterAny(callback_id)
+    flaky = Proxy(events_conn, domainEventRegisterAny=register, domainEventDeregisterAny=deregister)
+    with pytest.raises(libvirt.libvirtError):
+        with DomainEvents(flaky, events_conn.lookupByName(dom.name())):
+            pass
+    assert len(registered) == 2 and sorted(deregistered) == sorted(registered)
+    for callback_id in registered:  # really gone from libvirt: deregistering again fails
+        with pytest.raises(libvirt.libvirtError):
+            events_conn.domainEventDeregisterAny(callback_id)

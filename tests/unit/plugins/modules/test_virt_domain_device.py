@@ -324,6 +324,9 @@ class FakeDomain(object):
     def isPersistent(self):
         return False
 
+    def UUIDString(self):
+        return '00000000-0000-4000-8000-000000000001'
+
     def detachDeviceFlags(self, xml, flags):
         self.detached_xml.append(xml)
         if self.guest == 'releases':
@@ -356,7 +359,7 @@ class FakeTask(object):
 def detach(monkeypatch, guest, timeout=1.0):
     dom = FakeDomain(guest)
 
-    def events(conn, domain):
+    def events(conn, domain, reconnect=None):
         dom.events = FakeEvents(conn, domain)
         return dom.events
     monkeypatch.setattr(devices, 'DomainEvents', events)

@@ -112,3 +112,19 @@ def test_check_mode_same_answer(run_module):
         return [dict(d, cpu_time_ns=None) for d in result['domains']]
     assert without_cpu_time(run_module(virt_domain_info, {'name': 'test'}, check=True)) == \
         without_cpu_time(run_module(virt_domain_info, {'name': 'test'}))
+
+
+@pytest.mark.parametrize('args', [
+    dict(), dict(xml=True), dict(xml=True, xml_flags=['secure']), dict(xml=True, xml_flags=['inactive', 'secure']),
+    dict(xml=True, xml_flags=['inactive']), dict(states=['running']), dict(name='test', xml=True, xml_flags=['secure']),
+], ids=['plain', 'xml', 'secure', 'inactive-secure', 'inactive', 'filter', 'one-secure'])
+def test_one_result_shape_whatever_the_flags(run_module, args):
+    for check in (False, True):
+        result = run_module(virt_domain_info, args, check=check)
+        assert sorted(result) == ['changed', 'domains'] and result['changed'] is False, result
+        assert all(('xml' in entry) is bool(args.get('xml')) for entry in result['domains'])
+
+
+def test_xml_flags_without_xml_is_an_error(run_module):
+    result = run_module(virt_domain_info, dict(xml_flags=['secure']))
+    assert result['failed'] and 'give xml: true' in result['msg'] and 'actions' not in result

@@ -56,9 +56,44 @@ def test_sequence_and_text(run_module, running, sent_keys):
         name=running.name(), sequence=[['ctrl', 'alt', 'f2'], 'enter', ['KEY_A']], delay=1))
     assert result['sent'] == [[CTRL, ALT, 60], [28], [30]]
     assert len(result['actions']) == 3
-    result = run_module(virt_domain_send_key, dict(name=running.name(), text='Hi 1!\n'))
-    assert result['sent'] == [[SHIFT, 35], [23], [57], [2], [SHIFT, 2], [28]]
+    result = run_module(virt_domain_send_key, dict(name=running.name(), text='Hi 1!\n', show_text=True))
+    assert result['sent'] == [[SHIFT, 35], [23], [57], [2], [SHIFT, 2], [28]] and result['typed'] == 6
+    assert result['actions'][0] == 'send_key linux KEY_LEFTSHIFT+KEY_H' and len(result['actions']) == 6
     assert len(sent_keys) == 9
+
+
+def test_text_is_not_shown_by_default(run_module, running, sent_keys):
+    secret = 'Pa55-w0rd!'
+    for check in (True, False):
+        result = run_module(virt_domain_send_key, dict(name=running.name(), text=secret + '\n'), check=check)
+        assert result['actions'] == ['type 11 characters'] and result['sent'] == [] and result['typed'] == 11
+        assert result['changed'] is True
+    assert [keys for _c, _h, keys, _n, _f in sent_keys] == [[SHIFT, 25], [30], [6], [6], [12], [17], [11],
+                                                            [19], [32], [SHIFT, 2], [28]]
+
+
+def test_a_bad_character_of_a_hidden_text_is_named_by_position(run_module, running, sent_keys):
+    result = run_module(virt_domain_send_key, dict(name=running.name(), text='s3cr\u00e9t'))
+    assert result['failed'] and 'text: character 5 cannot be typed' in result['msg'] and '\u00e9' not in result['msg']
+    result = run_module(virt_domain_send_key, dict(name=running.name(), text='s3cr\u00e9t', show_text=True))
+    assert result['failed'] and "text: '\u00e9' (character 5) cannot be typed" in result['msg']
+    assert sent_keys == []
+
+
+def test_a_refused_key_says_how_far_the_hidden_text_got(run_module, running, monkeypatch):
+    original = libvirt.virDomain.sendKey
+    pressed = []
+
+    def third_refused(self, *args):
+        if len(pressed) == 2:
+            running.destroy()  # the guest went away: the real refusal follows
+        pressed.append(args)
+        return original(self, *args)
+    monkeypatch.setattr(libvirt.virDomain, 'sendKey', third_refused)
+    result = run_module(virt_domain_send_key, dict(name=running.name(), text='secret'))
+    assert result['failed'] and 'after 2 of 6 characters were typed' in result['msg'], result['msg']
+    assert result['failed_action'] == 'type 6 characters' and result['actions'] == []
+    assert 'secret' not in str(result)
 
 
 @pytest.mark.parametrize('args, message', [

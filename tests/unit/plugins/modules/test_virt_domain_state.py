@@ -245,15 +245,35 @@ def test_absent_remove_storage(run, conn, define_domain, unique_name, tmp_path, 
     define_domain(minimal_domain_xml(unique_name, extra=disks))
     define_domain(minimal_domain_xml(unique_name + '-other', extra=_disk('file', 'disk', files['shared.img'], 'vda')))
     conn.lookupByName(unique_name).create()
+    before = snapshot(conn, unique_name)
+
+    # Another domain uses shared.img: refused before anything changes, naming it.
+    for check in (True, False):
+        refused = run(check=check, name=unique_name, state='absent', remove_storage=True)
+        assert refused['failed'] and refused['actions'] == [] and not refused['changed']
+        assert "%s is used by domain '%s-other'" % (files['shared.img'], unique_name) in refused['msg']
+        assert 'nothing was changed' in refused['msg'] and 'keep_storage' in refused['msg']
+    assert snapshot(conn, unique_name) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)
 
     results = four_steps(run, conn, unique_name, ['destroy', 'undefine', 'delete_file', 'delete_file'],
-                         name=unique_name, state='absent', remove_storage=True)
+                         name=unique_name, state='absent', remove_storage=True, keep_storage=[str(files['shared.img'])])
     expected = [str(files['root.img']), str(files['data.img'])]
     assert results[0]['removed_storage'] == results[1]['removed_storage'] == expected
     assert results[3]['removed_storage'] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ['install.iso', 'ro.img', 'shared.img']
-    assert any('shared.img' in w and unique_name + '-other' in w for w in warnings)
     assert any('missing.img' in w for w in warnings)
+
+
+def test_keep_storage_must_name_a_disk_of_the_domain(run, conn, define_domain, unique_name, tmp_path):
+    image = tmp_path / 'root.img'
+    image.write_bytes(b'x')
+    define_domain(minimal_domain_xml(unique_name, extra=_disk('file', 'disk', image, 'vda')))
+    result = run(name=unique_name, state='absent', remove_storage=True, keep_storage=[str(tmp_path / 'typo.img')])
+    assert result['failed'] and 'typo.img' in result['msg'] and 'no disk image' in result['msg']
+    assert result['actions'] == [] and image.exists() and conn.lookupByName(unique_name)
+    result = run(name=unique_name, state='absent', keep_storage=[str(image)])
+    assert result['failed'] and 'keep_storage needs remove_storage' in result['msg']
 
 
 # -- define ---------------------------------------------------------------------------
