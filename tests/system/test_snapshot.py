@@ -32,8 +32,10 @@ def _image(tmp_path):
     return path
 
 
-def _offline(path, command):
-    proc = subprocess.run(['qemu-io', '-f', 'qcow2', '-c', command, path], capture_output=True, text=True)
+def _offline(path, command, shared=False):
+    # shared: read an image a running QEMU holds (-U: no lock, -r: read-only)
+    options = ['-U', '-r'] if shared else []
+    proc = subprocess.run(['qemu-io'] + options + ['-f', 'qcow2', '-c', command, path], capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     # a pattern mismatch exits 1 as well: has_marker reads it from the output
     assert proc.returncode == 0 or 'Pattern verification failed' in out, out
@@ -43,17 +45,21 @@ def _offline(path, command):
 def _live(dom, command):
     out = libvirt_qemu.qemuMonitorCommand(dom, 'qemu-io -d %s "%s"' % (VDA, command), HMP)
     assert 'Error' not in out, out
-    return out
 
 
 def write_marker(where, byte):
+    """Write the marker into the image (a path: the guest is shut off) or, through the running
+    QEMU's block layer, into the disk of the running domain (flushed to the image)."""
     command = 'write -P 0x%x 0 512' % byte
-    return _offline(where, command) if isinstance(where, str) else _live(where, command)
+    if isinstance(where, str):
+        _offline(where, command)
+    else:
+        _live(where, command)
+        _live(where, 'flush')
 
 
-def has_marker(where, byte):
-    command = 'read -P 0x%x 0 512' % byte
-    out = _offline(where, command) if isinstance(where, str) else _live(where, command)
+def has_marker(image, byte, running=False):
+    out = _offline(image, 'read -P 0x%x 0 512' % byte, shared=running)
     return 'Pattern verification failed' not in out
 
 
@@ -168,7 +174,7 @@ def test_snapshot_of_the_running_guest_with_memory(tmp_path):
         real = step(conn, name, M, dict(snapshot='r1'), ['create_snapshot(internal, memory)'])
         assert real['snapshot']['memory'] is True and real['snapshot']['state'] == 'running'
         write_marker(dom, 0x52)
-        assert not has_marker(dom, 0x51)
+        assert not has_marker(image, 0x51, running=True)
         # bad input on a running guest: disk-only internal, quiesce without an agent
         refused(name, dict(snapshot='r2', memory=False), ['internal', 'memory', 'external'], dom)
         refused(name, dict(snapshot='q1', kind='external', quiesce=True), ['agent', 'quiesce'], dom)
@@ -177,7 +183,7 @@ def test_snapshot_of_the_running_guest_with_memory(tmp_path):
         # back to r1: running again, the marker of before is back
         step(conn, name, M, dict(snapshot='r1', state='current'), ['revert_to_snapshot(running)'])
         assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
-        assert has_marker(dom, 0x51)
+        assert has_marker(image, 0x51, running=True)
         # the same snapshot, asked to end shut off
         step(conn, name, M, dict(snapshot='r1', state='current', domain_state='shutoff'),
              ['revert_to_snapshot(shutoff)', 'destroy'])
