@@ -12,15 +12,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import subprocess
 import uuid as uuidlib
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import describe_domain, domain_state, lookup_domain
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain_xml import (
     DOMAIN, Comparison, differences_as_dicts, parse_xml, to_text)
-from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
+from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError, LibvirtCallError
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_text import etree
 
 try:
@@ -78,8 +78,8 @@ class CloneTask(object):
     def _source(self):
         source = lookup_domain(self.conn, name=self.params['source'])
         if source is None:
-            raise InputError("source domain '%s' not found on %s; nothing was changed" % (self.params['source'],
-                                                                                         self.task.uri))
+            raise InputError("source domain '%s' not found on %s; nothing was changed"
+                             % (self.params['source'], self.task.uri))
         if not source.isPersistent():
             raise InputError("source domain '%s' is transient; a clone copies a persistent definition; "
                              "nothing was changed" % self.params['source'])
@@ -252,14 +252,12 @@ class CloneTask(object):
         text = etree.tostring(new, encoding='unicode')
         return ('full_volume(%s)' % target, pool.createXMLFrom, (text, vol, 0), new_name)
 
-    @staticmethod
-    def _run(argv, new_path):
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                              check=False)
-        if proc.returncode != 0:
+    def _run(self, argv, new_path):
+        rc, _out, err = self.task.module.run_command(argv)
+        if rc != 0:
             if os.path.exists(new_path):
                 os.unlink(new_path)
-            raise InputError('%s failed: %s' % (' '.join(argv[:2]), proc.stderr.strip().replace('\n', ' ')))
+            raise LibvirtCallError('%s failed: %s' % (' '.join(argv[:2]), err.strip().replace('\n', ' ')))
 
     def _plan_nvram(self, root):
         nvram = root.find('os/nvram')
@@ -309,7 +307,7 @@ class CloneTask(object):
             if dom.UUIDString() == self.target.UUIDString():
                 continue
             for path in _disk_paths(_inactive_root(dom)):
-                used.update(_backing_chain(path))
+                used.update(_backing_chain(self.task.module, path))
         owned = []
         for disk in root.findall('devices/disk'):
             if disk.get('device') in ('cdrom', 'floppy'):
@@ -337,17 +335,14 @@ def _disk_paths(root):
     return paths
 
 
-def _backing_chain(path):
+def _backing_chain(module, path):
     """path and the files it is based on (read with qemu-img; just path when it cannot be read)."""
     chain = [path]
-    try:
-        proc = subprocess.run(['qemu-img', 'info', '-U', '--backing-chain', '--output=json', path],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, check=False)
-    except OSError:
+    if not os.path.exists(path):
         return chain
-    if proc.returncode == 0:
-        import json
-        for image in json.loads(proc.stdout):
+    rc, out, _err = module.run_command(['qemu-img', 'info', '-U', '--backing-chain', '--output=json', path])
+    if rc == 0:
+        for image in json.loads(out):
             for key in ('filename', 'full-backing-filename', 'backing-filename'):
                 if image.get(key):
                     chain.append(image[key])
