@@ -126,8 +126,21 @@ def gather(task):
         entry = describe_entry(dom, stats.get(uuid, {}), xml_text, uuid in autostart, uuid in persistent)
         if want_xml:
             entry['xml'] = xml_text
+        if params.get('snapshots'):
+            entry['snapshots'] = _snapshots(dom)
         result.append(entry)
     return result
+
+
+def _snapshots(dom):
+    # Imported here: the default listing never reads snapshots.
+    from ansible_collections.domainops.libvirt.plugins.module_utils.snapshot import list_snapshots
+    try:
+        return list_snapshots(dom)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT):
+            return []  # gone since the listing
+        raise
 
 
 def _bulk_stats(conn, domains):

@@ -66,6 +66,12 @@ options:
     description: Also return each domain's XML description in RV(domains[].xml).
     type: bool
     default: false
+  snapshots:
+    description:
+      - Also return each domain's snapshots in RV(domains[].snapshots). Costs one listing per domain
+        plus one read per snapshot, so it is off by default.
+    type: bool
+    default: false
   xml_flags:
     description:
       - How the XML is read, libvirt's C(VIR_DOMAIN_XML_*) flags.
@@ -186,6 +192,16 @@ domains:
       returned: when O(xml=true)
       type: str
       sample: "<domain type='kvm'>...</domain>"
+    snapshots:
+      description:
+        - The domain's snapshots, oldest first, as M(domainops.libvirt.virt_domain_snapshot) returns
+          one (name, parent, kind, state, memory, description, creation_time, current, disks).
+      returned: when O(snapshots=true)
+      type: list
+      elements: dict
+      sample: [{"name": "before-upgrade", "parent": null, "kind": "internal", "state": "running",
+                "memory": true, "description": null, "creation_time": 1717171717, "current": true,
+                "disks": [{"name": "vda", "snapshot": "internal", "file": null}]}]
 '''
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.info import STATE_FILTERS, XML_FLAGS, gather, validate_filters
@@ -211,6 +227,7 @@ def main():
             has_managed_save=dict(type='bool'),
             states=dict(type='list', elements='str', choices=sorted(STATE_FILTERS)),
             xml=dict(type='bool', default=False),
+            snapshots=dict(type='bool', default=False),
             xml_flags=dict(type='list', elements='str', choices=sorted(XML_FLAGS), default=[]),
         ),
         supports_check_mode=True,

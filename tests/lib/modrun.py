@@ -25,7 +25,8 @@ from ansible.module_utils.testing import patch_module_args
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 MODULES = ('virt_domain_state', 'virt_domain_device', 'virt_domain_autostart', 'virt_domain_info',
-           'virt_domain_screenshot', 'virt_domain_send_key', 'virt_domain_migrate')
+           'virt_domain_screenshot', 'virt_domain_send_key', 'virt_domain_migrate',
+           'virt_domain_snapshot', 'virt_domain_clone')
 
 
 def _reset_globals():
