@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Generate tests/corpus/generated/: real-world domain XML made by the real tools.
 
-    scripts/gen-corpus.py [--count N] [--out DIR]
+    scripts/gen-corpus.py [--count N] [--out DIR] [--jobs N]
 
 Needs root, the system libvirtd (qemu:///system), `virtinst` (virt-install, virt-xml),
 `qemu-utils` and `ovmf`. It writes, for each of N virt-install command lines
@@ -22,11 +22,14 @@ Every domain, disk image and storage pool it makes is removed at the end.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -79,24 +82,62 @@ def renamed(text, name):
     return etree.tostring(root, encoding='unicode')
 
 
-def accepted(conn, text, flags):
-    """(True, '') when libvirt defines text (renamed) with flags; nothing stays defined."""
-    try:
-        dom = conn.defineXMLFlags(renamed(text, 'gen-corpus-probe-%s' % uuid.uuid4().hex[:8]), flags)
-    except libvirt.libvirtError as err:
-        return False, err.get_error_message()
-    dom.undefineFlags(UNDEFINE_FLAGS)
-    return True, ''
+class DaemonGone(Exception):
+    """libvirtd went away (other tests on this host restart it): the document is made again."""
 
 
-def undefine(conn, name):
-    try:
-        dom = conn.lookupByName(name)
-    except libvirt.libvirtError:
-        return
-    if dom.isActive():
-        dom.destroy()
-    dom.undefineFlags(UNDEFINE_FLAGS)
+class Daemon:
+    """The connection all jobs share, opened again once libvirtd is back after a restart."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conn = libvirt.open(URI)
+
+    def alive(self):
+        try:
+            self.conn.getLibVersion()
+            return True
+        except libvirt.libvirtError:
+            return False
+
+    def check(self):
+        """Called after any failure: raise DaemonGone when the failure was the daemon's."""
+        if not self.alive():
+            raise DaemonGone()
+
+    def reconnect(self):
+        with self.lock:
+            if self.alive():
+                return  # another job did it
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    self.conn = libvirt.open(URI)
+                    self.conn.listAllDomains(0)
+                    return
+                except libvirt.libvirtError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+
+    def accepted(self, text, flags):
+        """True when libvirt defines text (renamed) with flags; nothing stays defined."""
+        try:
+            dom = self.conn.defineXMLFlags(renamed(text, 'gen-corpus-probe-%s' % uuid.uuid4().hex[:8]), flags)
+        except libvirt.libvirtError as err:
+            self.check()
+            return False, err.get_error_message()
+        dom.undefineFlags(UNDEFINE_FLAGS)
+        return True, ''
+
+    def undefine(self, name):
+        try:
+            dom = self.conn.lookupByName(name)
+        except libvirt.libvirtError:
+            return
+        if dom.isActive():
+            dom.destroy()
+        dom.undefineFlags(UNDEFINE_FLAGS)
 
 
 def write(out, rel, text):
@@ -116,19 +157,27 @@ def parse(text):
 
 
 class Generator:
-    def __init__(self, conn, out):
-        self.conn = conn
+    """Makes the documents of one virt-install command line (or the quirks)."""
+
+    def __init__(self, daemon, out):
+        self.daemon = daemon
         self.out = out
         self.documents = []
         self.dropped = []
         self.defined = set()
 
+    def drop(self, **entry):
+        self.daemon.check()  # a failure because libvirtd restarted is no reason to drop
+        self.dropped.append(entry)
+        log('  dropped %s' % ', '.join('%s' % v for v in entry.values()))
+        return False
+
     def probe(self, text):
         """validate: True/False; raises ValueError when even flags 0 refuses it."""
-        ok, err = accepted(self.conn, text, 0)
+        ok, err = self.daemon.accepted(text, 0)
         if not ok:
             raise ValueError(err)
-        return accepted(self.conn, text, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)[0]
+        return self.daemon.accepted(text, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)[0]
 
     def add(self, kind, stem, text, base=None, extra=None):
         rel = write(self.out, '%s/%s.xml' % (kind, stem), text)
@@ -142,9 +191,7 @@ class Generator:
         try:
             validate = self.probe(text)
         except ValueError as err:
-            self.dropped.append(dict(document=doc['id'], edit=label, reason=str(err)))
-            log('  dropped edit %s of %s: %s' % (label, doc['id'], err))
-            return False
+            return self.drop(document=doc['id'], edit=label, reason=str(err))
         rel = write(self.out, 'edits/%s/%s.%s.xml' % (doc['kind'], stem, label), text)
         doc['edits'].append(dict(dict(id=label, file=rel, validate=validate), **how))
         return True
@@ -181,13 +228,27 @@ class Generator:
             try:
                 text = run(argv)
             except RuntimeError as err:
-                self.dropped.append(dict(document=doc['id'], edit=label, reason=str(err)))
-                log('  dropped virt-xml %s of %s: %s' % (label, doc['id'], err))
+                self.drop(document=doc['id'], edit=label, reason=str(err))
                 continue
             self.add_edit(doc, label, text, tool='virt-xml', command=args.format(**fields))
 
     def one(self, i, spec):
+        """All documents of spec; made again from the start when libvirtd restarts meanwhile."""
+        for attempt in range(5):
+            self.documents, self.dropped = [], []
+            try:
+                return self._one(i, spec)
+            except (DaemonGone, libvirt.libvirtError):
+                if self.daemon.alive() or attempt == 4:
+                    raise
+                log('libvirtd went away while making %s: again' % spec['name'])
+                self.daemon.reconnect()
+                self.daemon.undefine(spec['name'])
+                self.defined.discard(spec['name'])
+
+    def _one(self, i, spec):
         name = spec['name']
+        log('[%d] %s' % (i + 1, name))
         argv = corpus_options.command_line(spec)
         for image in corpus_options.images_of(argv):
             if not os.path.exists(image):
@@ -198,15 +259,13 @@ class Generator:
                 command='virt-install ' + ' '.join(argv), osinfo=spec['osinfo'], machine=spec['machine'],
                 options=spec['tags']))
         except (RuntimeError, ValueError) as err:
-            self.dropped.append(dict(document=name, reason=str(err)))
-            log('dropped %s: %s' % (name, err))
-            return
+            return self.drop(document=name, reason=str(err))
         self.deletion(base, text, i)
         if i % 4 == 1:
             self.deletion(base, text, i + 2)
 
         flags = libvirt.VIR_DOMAIN_DEFINE_VALIDATE if base['validate'] else 0
-        dom = self.conn.defineXMLFlags(text, flags)
+        dom = self.daemon.conn.defineXMLFlags(text, flags)
         self.defined.add(name)
         try:
             inactive_text = run(['virsh', '--connect', URI, 'dumpxml', '--inactive', name])
@@ -216,9 +275,14 @@ class Generator:
                 self.deletion(inactive, inactive_text, i + 1)
             if self.can_run(argv) and i % 2 == 0:
                 self.running(i, base, dom, name)
+        except RuntimeError:  # a tool failed: was it the daemon?
+            self.daemon.check()
+            raise
         finally:
-            undefine(self.conn, name)
-            self.defined.discard(name)
+            if self.daemon.alive():
+                self.daemon.undefine(name)
+                self.defined.discard(name)
+        return True
 
     @staticmethod
     def can_run(argv):
@@ -230,15 +294,16 @@ class Generator:
         try:
             dom.create()
         except libvirt.libvirtError as err:
-            self.dropped.append(dict(document='dumpxml-running/' + name, reason=err.get_error_message()))
-            log('  not running %s: %s' % (name, err.get_error_message()))
-            return
+            return self.drop(document='dumpxml-running/' + name, reason=err.get_error_message())
         try:
             time.sleep(0.5)  # let QEMU open its chardevs (console tty, channel state)
             text = run(['virsh', '--connect', URI, 'dumpxml', name])
         finally:
             dom.destroy()
-        running = self.add('dumpxml-running', name, text, base=base['id'])
+        try:
+            running = self.add('dumpxml-running', name, text, base=base['id'])
+        except ValueError as err:  # e.g. firmware features expanded to a loader: libvirt refuses its own dump
+            return self.drop(document='dumpxml-running/' + name, reason=str(err))
         if i % 4 == 0:
             self.deletion(running, text, i + 3)
 
@@ -257,8 +322,7 @@ class Generator:
             try:
                 self.add('quirk', name, text, base=base['id'], extra=dict(quirk=label))
             except ValueError as err:
-                self.dropped.append(dict(document='quirk/' + name, reason=str(err)))
-                log('dropped quirk %s: %s' % (name, err))
+                self.drop(document='quirk/' + name, reason=str(err))
 
 
 def storage_pools(conn):
@@ -277,31 +341,60 @@ def remove_new_pools(conn, before):
             pool.undefine()
 
 
+def remove_unlisted(out, documents):
+    """Files a failed attempt wrote and the manifest does not list."""
+    listed = set(d['file'] for d in documents) | set(e['file'] for d in documents for e in d['edits'])
+    for top in ('virt-install', 'dumpxml-inactive', 'dumpxml-running', 'quirk', 'edits'):
+        for folder, _dirs, files in os.walk(os.path.join(out, top)):
+            for name in files:
+                rel = os.path.relpath(os.path.join(folder, name), out)
+                if rel not in listed:
+                    os.remove(os.path.join(out, rel))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--count', type=int, default=120, help='virt-install documents (default 120)')
     parser.add_argument('--out', default=os.path.join(REPO, 'tests', 'corpus', 'generated'))
+    parser.add_argument('--jobs', type=int, default=3, help='documents made at the same time (default 3)')
     args = parser.parse_args()
     for tool in ('virt-install', 'virt-xml', 'virsh', 'qemu-img'):
         if shutil.which(tool) is None:
             sys.exit('%s not found: apt-get install virtinst qemu-utils libvirt-clients' % tool)
-    conn = libvirt.open(URI)
-    pools = storage_pools(conn)
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit('terminated'))  # clean up on kill too
+    daemon = Daemon()
+    pools = storage_pools(daemon.conn)
     for sub in ('virt-install', 'dumpxml-inactive', 'dumpxml-running', 'quirk', 'edits'):
         shutil.rmtree(os.path.join(args.out, sub), ignore_errors=True)
     os.makedirs(os.path.join(DISKDIR, 'share'), exist_ok=True)
-    gen = Generator(conn, args.out)
+    specs = corpus_options.document_specs(args.count)
+    jobs = [Generator(daemon, args.out) for _spec in specs]
+    gen = Generator(daemon, args.out)
     started = time.time()
+    pool = concurrent.futures.ThreadPoolExecutor(args.jobs)
     try:
-        for i, spec in enumerate(corpus_options.document_specs(args.count)):
-            log('[%d/%d] %s' % (i + 1, args.count, spec['name']))
-            gen.one(i, spec)
+        futures = []
+        for i, (job, spec) in enumerate(zip(jobs, specs)):
+            futures.append(pool.submit(job.one, i, spec))
+            if i == 0:
+                futures[0].result()  # the first one alone: virt-install makes its storage pools, not in a race
+        for future in futures:
+            future.result()  # a job's exception is the generator's
+        for job in jobs:
+            gen.documents.extend(job.documents)
+            gen.dropped.extend(job.dropped)
         gen.quirks()
     finally:
-        for name in list(gen.defined):
-            undefine(conn, name)
-        remove_new_pools(conn, pools)
+        pool.shutdown(wait=True, cancel_futures=True)
+        if not daemon.alive():
+            daemon.reconnect()
+        for job in jobs + [gen]:
+            for name in list(job.defined):
+                daemon.undefine(name)
+        remove_new_pools(daemon.conn, pools)
         shutil.rmtree(DISKDIR, ignore_errors=True)
+    remove_unlisted(args.out, gen.documents)
+    conn = daemon.conn
     manifest = dict(generated_by='scripts/gen-corpus.py --count %d' % args.count, tools=versions(conn),
                     documents=gen.documents, dropped=gen.dropped)
     with open(os.path.join(args.out, 'manifest.json'), 'w') as handle:
