@@ -100,11 +100,6 @@ class Daemon:
         except libvirt.libvirtError:
             return False
 
-    def check(self):
-        """Called after any failure: raise DaemonGone when the failure was the daemon's."""
-        if not self.alive():
-            raise DaemonGone()
-
     def reconnect(self):
         with self.lock:
             if self.alive():
@@ -125,7 +120,6 @@ class Daemon:
         try:
             dom = self.conn.defineXMLFlags(renamed(text, 'gen-corpus-probe-%s' % uuid.uuid4().hex[:8]), flags)
         except libvirt.libvirtError as err:
-            self.check()
             return False, err.get_error_message()
         dom.undefineFlags(UNDEFINE_FLAGS)
         return True, ''
@@ -165,9 +159,16 @@ class Generator:
         self.documents = []
         self.dropped = []
         self.defined = set()
+        self.conn = daemon.conn  # the connection this attempt started with
+
+    def check(self):
+        """Called after any failure: raise DaemonGone when libvirtd restarted since the
+        attempt started (another job may have reconnected already)."""
+        if self.daemon.conn is not self.conn or not self.daemon.alive():
+            raise DaemonGone()
 
     def drop(self, **entry):
-        self.daemon.check()  # a failure because libvirtd restarted is no reason to drop
+        self.check()  # a failure because libvirtd restarted is no reason to drop
         self.dropped.append(entry)
         log('  dropped %s' % ', '.join('%s' % v for v in entry.values()))
         return False
@@ -176,8 +177,12 @@ class Generator:
         """validate: True/False; raises ValueError when even flags 0 refuses it."""
         ok, err = self.daemon.accepted(text, 0)
         if not ok:
+            self.check()
             raise ValueError(err)
-        return self.daemon.accepted(text, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)[0]
+        ok, _err = self.daemon.accepted(text, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+        if not ok:
+            self.check()
+        return ok
 
     def add(self, kind, stem, text, base=None, extra=None):
         rel = write(self.out, '%s/%s.xml' % (kind, stem), text)
@@ -235,11 +240,11 @@ class Generator:
     def one(self, i, spec):
         """All documents of spec; made again from the start when libvirtd restarts meanwhile."""
         for attempt in range(5):
-            self.documents, self.dropped = [], []
+            self.documents, self.dropped, self.conn = [], [], self.daemon.conn
             try:
                 return self._one(i, spec)
-            except (DaemonGone, libvirt.libvirtError):
-                if self.daemon.alive() or attempt == 4:
+            except (DaemonGone, libvirt.libvirtError, RuntimeError):
+                if (self.daemon.conn is self.conn and self.daemon.alive()) or attempt == 4:
                     raise
                 log('libvirtd went away while making %s: again' % spec['name'])
                 self.daemon.reconnect()
@@ -261,25 +266,20 @@ class Generator:
         except (RuntimeError, ValueError) as err:
             return self.drop(document=name, reason=str(err))
         self.deletion(base, text, i)
-        if i % 4 == 1:
-            self.deletion(base, text, i + 2)
 
         flags = libvirt.VIR_DOMAIN_DEFINE_VALIDATE if base['validate'] else 0
-        dom = self.daemon.conn.defineXMLFlags(text, flags)
+        dom = self.conn.defineXMLFlags(text, flags)
         self.defined.add(name)
         try:
             inactive_text = run(['virsh', '--connect', URI, 'dumpxml', '--inactive', name])
             inactive = self.add('dumpxml-inactive', name, inactive_text, base=base['id'])
-            self.virt_xml_edits(inactive, name, 1 + i % 2, i)
-            if i % 3 == 2:
+            self.virt_xml_edits(inactive, name, 1, i)
+            if i % 6 == 2:
                 self.deletion(inactive, inactive_text, i + 1)
             if self.can_run(argv) and i % 2 == 0:
                 self.running(i, base, dom, name)
-        except RuntimeError:  # a tool failed: was it the daemon?
-            self.daemon.check()
-            raise
         finally:
-            if self.daemon.alive():
+            if self.daemon.conn is self.conn and self.daemon.alive():
                 self.daemon.undefine(name)
                 self.defined.discard(name)
         return True
@@ -391,6 +391,9 @@ def main():
         for job in jobs + [gen]:
             for name in list(job.defined):
                 daemon.undefine(name)
+        for dom in daemon.conn.listAllDomains(0):
+            if dom.name().startswith('gen-corpus-probe-'):  # left by a probe the daemon's restart cut short
+                daemon.undefine(dom.name())
         remove_new_pools(daemon.conn, pools)
         shutil.rmtree(DISKDIR, ignore_errors=True)
     remove_unlisted(args.out, gen.documents)

@@ -29,11 +29,14 @@ VIRT_XML_EDITS = [
     ('remove-tablet', '--remove-device --input tablet', lambda r: r.find("devices/input[@type='tablet']") is not None),
     ('remove-rng', '--remove-device --rng all', lambda r: r.find('devices/rng') is not None),
     ('remove-redirdev', '--remove-device --redirdev all', lambda r: r.find('devices/redirdev') is not None),
-    ('graphics-vnc', '--edit --graphics vnc', lambda r: r.find("devices/graphics[@type='spice']") is not None),
+    # virt-xml leaves spicevmc chardevs and qxl's ram attribute behind: libvirt refuses those results
+    ('graphics-vnc', '--edit --graphics vnc', lambda r: r.find("devices/graphics[@type='spice']") is not None
+     and r.find("devices/*[@type='spicevmc']") is None),
     ('graphics-spice', '--edit --graphics spice', lambda r: r.find("devices/graphics[@type='vnc']") is not None),
     ('graphics-password', '--edit --graphics password=n3wpass', lambda r: r.find('devices/graphics') is not None),
     ('video-vga', '--edit --video vga', lambda r: r.find('devices/video/model') is not None
-     and r.find("devices/video/model[@type='vga']") is None and len(r.findall('devices/video')) == 1),
+     and r.find("devices/video/model[@type='vga']") is None and r.find("devices/video/model[@type='qxl']") is None
+     and len(r.findall('devices/video')) == 1),
     ('boot-order', '--edit target={boot_dev} --disk boot.order=1', lambda r: r.find('os/boot') is not None
      and r.find("devices/disk[@device='disk']/target") is not None),
     ('bootmenu', '--edit --boot menu=on', lambda r: r.find('os/bootmenu') is None and r.find('os/boot') is not None),

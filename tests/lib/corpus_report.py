@@ -53,6 +53,7 @@ def _signature(problem):
 
 
 _IGNORED = re.compile(r'libvirt normalised or ignored (.*?) of domain')
+_DIFFERENCES = re.compile(r'differences: (.*)$')
 _SIDE = re.compile(r'(module has, libvirt not|libvirt has, module not): ([^;]+)')
 
 
@@ -70,6 +71,8 @@ def part_tally(records):
             parts = set()
             for match in _IGNORED.finditer(problem['msg']):
                 parts.update(_general(p) for p in match.group(1).split(', '))
+            for match in _DIFFERENCES.finditer(problem['msg'].splitlines()[0] if problem['msg'] else ''):
+                parts.update(_general(p) for p in match.group(1).split(', ') if p)
             for side, path in _SIDE.findall(problem['msg'].splitlines()[0] if problem['msg'] else ''):
                 parts.add('%s: %s' % ('module only' if side.startswith('module') else 'libvirt only', _general(path)))
             for part in parts:

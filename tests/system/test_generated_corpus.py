@@ -226,7 +226,8 @@ def _reapply(conn, name, text, defines, findings, step):
         findings.problem('%s-failed' % step, real['msg'])
         return
     if real['changed']:
-        findings.problem('%s-changed' % step, 'reported a change: %s' % (real.get('actions'),))
+        findings.problem('%s-changed' % step, 'reported a change: %s; differences: %s' % (
+            real.get('actions'), ', '.join(real.get('differences') or [])))
     elif made:
         findings.problem('%s-defines' % step, '%d defineXML call(s) on a no-change run (%s)' % (
             made, ', '.join(warnings_of(real)) or 'no warning'))
@@ -235,13 +236,24 @@ def _reapply(conn, name, text, defines, findings, step):
 
 
 @pytest.fixture(scope='module')
-def conn():
+def _connection():
     try:
-        connection = libvirt.open(URI)
+        holder = [libvirt.open(URI)]
     except libvirt.libvirtError as exc:
         pytest.fail('cannot connect to %s: %s' % (URI, exc))
-    yield connection
-    connection.close()
+    yield holder
+    holder[0].close()
+
+
+@pytest.fixture
+def conn(_connection):
+    """The module's connection, opened again if libvirtd restarted since the last test
+    (other suites on a shared host restart it)."""
+    try:
+        _connection[0].getLibVersion()
+    except libvirt.libvirtError:
+        _connection[0] = libvirt.open(URI)
+    return _connection[0]
 
 
 def test_corpus_is_big_enough():
@@ -311,7 +323,8 @@ def _edit(conn, defines, doc, edit, name, domain_uuid, fresh):
             findings.problem('edit-failed', real['msg'])
             return findings
         if not real['changed']:
-            findings.problem('edit-not-changed', 'the edit reported no change')
+            findings.problem('edit-not-changed', 'the edit reported no change (%s)' % (
+                ', '.join(warnings_of(real)) or 'no warning'))
         else:
             findings.ok('edit')
         _compare_with_own_define(conn, name, own_name, edited, base, findings)
