@@ -158,7 +158,6 @@ class Generator:
         self.out = out
         self.documents = []
         self.dropped = []
-        self.defined = set()
         self.conn = daemon.conn  # the connection this attempt started with
 
     def check(self):
@@ -223,11 +222,14 @@ class Generator:
                       boot_dev=disks[0] if disks else '', disk_dev=disks[0] if disks else '')
         if not os.path.exists(fields['extra']):
             run(['qemu-img', 'create', '-q', '-f', 'qcow2', fields['extra'], '64M'])
-        candidates = [e for e in corpus_edits.VIRT_XML_EDITS if e[2](root)]
-        for k in range(min(count, len(candidates))):
-            label, args, _applies = candidates[(turn * 5 + k * 7) % len(candidates)]
-            if any(e['id'] == label for e in doc['edits']):
-                continue
+        edits = corpus_edits.VIRT_XML_EDITS
+        # document i starts at edit i of the list: every edit gets its turns
+        candidates = [edits[(turn + k) % len(edits)] for k in range(len(edits))]
+        candidates = [e for e in candidates if e[2](root)]
+        made = 0
+        for label, args, _applies in candidates:
+            if made == count:
+                break
             argv = ['virt-xml', '--connect', URI, name] + corpus_options.split_args(args.format(**fields)) + [
                 '--print-xml']
             try:
@@ -235,21 +237,21 @@ class Generator:
             except RuntimeError as err:
                 self.drop(document=doc['id'], edit=label, reason=str(err))
                 continue
-            self.add_edit(doc, label, text, tool='virt-xml', command=args.format(**fields))
+            made += self.add_edit(doc, label, text, tool='virt-xml', command=args.format(**fields))
 
     def one(self, i, spec):
         """All documents of spec; made again from the start when libvirtd restarts meanwhile."""
-        for attempt in range(5):
+        for attempt in range(30):  # other suites on a shared host may restart libvirtd again and again
             self.documents, self.dropped, self.conn = [], [], self.daemon.conn
             try:
                 return self._one(i, spec)
             except (DaemonGone, libvirt.libvirtError, RuntimeError):
-                if (self.daemon.conn is self.conn and self.daemon.alive()) or attempt == 4:
+                if (self.daemon.conn is self.conn and self.daemon.alive()) or attempt == 29:
                     raise
+                time.sleep(2)
                 log('libvirtd went away while making %s: again' % spec['name'])
                 self.daemon.reconnect()
                 self.daemon.undefine(spec['name'])
-                self.defined.discard(spec['name'])
 
     def _one(self, i, spec):
         name = spec['name']
@@ -269,7 +271,6 @@ class Generator:
 
         flags = libvirt.VIR_DOMAIN_DEFINE_VALIDATE if base['validate'] else 0
         dom = self.conn.defineXMLFlags(text, flags)
-        self.defined.add(name)
         try:
             inactive_text = run(['virsh', '--connect', URI, 'dumpxml', '--inactive', name])
             inactive = self.add('dumpxml-inactive', name, inactive_text, base=base['id'])
@@ -281,7 +282,6 @@ class Generator:
         finally:
             if self.daemon.conn is self.conn and self.daemon.alive():
                 self.daemon.undefine(name)
-                self.defined.discard(name)
         return True
 
     @staticmethod
@@ -388,11 +388,10 @@ def main():
         pool.shutdown(wait=True, cancel_futures=True)
         if not daemon.alive():
             daemon.reconnect()
-        for job in jobs + [gen]:
-            for name in list(job.defined):
-                daemon.undefine(name)
+        ours = set(spec['name'] for spec in specs)
         for dom in daemon.conn.listAllDomains(0):
-            if dom.name().startswith('gen-corpus-probe-'):  # left by a probe the daemon's restart cut short
+            # ours, also those a restart of libvirtd cut short (a probe, a job's domain)
+            if dom.name() in ours or dom.name().startswith('gen-corpus-probe-'):
                 daemon.undefine(dom.name())
         remove_new_pools(daemon.conn, pools)
         shutil.rmtree(DISKDIR, ignore_errors=True)

@@ -33,6 +33,7 @@ VIRT_XML_EDITS = [
     ('graphics-vnc', '--edit --graphics vnc', lambda r: r.find("devices/graphics[@type='spice']") is not None
      and r.find("devices/*[@type='spicevmc']") is None),
     ('graphics-spice', '--edit --graphics spice', lambda r: r.find("devices/graphics[@type='vnc']") is not None),
+    ('graphics-listen', '--edit --graphics listen=0.0.0.0', lambda r: r.find('devices/graphics') is not None),
     ('graphics-password', '--edit --graphics password=n3wpass', lambda r: r.find('devices/graphics') is not None),
     ('video-vga', '--edit --video vga', lambda r: r.find('devices/video/model') is not None
      and r.find("devices/video/model[@type='vga']") is None and r.find("devices/video/model[@type='qxl']") is None
