@@ -359,7 +359,8 @@ def _rule_runtime_only(root, ctx):
 
 def _rule_controller_index(root, ctx):
     # A controller without index gets the lowest free index of its type, in
-    # document order, as libvirt numbers them.
+    # document order, as libvirt numbers them; a USB companion controller (one with
+    # <master>) shares the index of the USB controller before it (its EHCI master).
     devices = root.find('devices')
     if devices is None:
         return
@@ -368,13 +369,29 @@ def _rule_controller_index(root, ctx):
         index = parse_int(ctl.get('index'))
         if index is not None:
             taken[ctl.get('type')].add(index)
+    master_index = None
     for ctl in devices.findall('controller'):
+        is_companion = ctl.get('type') == 'usb' and ctl.find('master') is not None
         if ctl.get('index') is None and ctl.get('type'):
+            if is_companion and master_index is not None:
+                ctl.set('index', str(master_index))
+                continue
             index = 0
             while index in taken[ctl.get('type')]:
                 index += 1
             taken[ctl.get('type')].add(index)
             ctl.set('index', str(index))
+        if ctl.get('type') == 'usb' and not is_companion:
+            master_index = parse_int(ctl.get('index'))
+
+
+def _rule_virtio_console_port(root, ctx):
+    # libvirt numbers virtio consoles itself, and not stably: next to the serial
+    # console it adds, a virtio console defined as port 0 is port 1 after the next
+    # define of the same XML. They pair in order instead.
+    for target in root.iterfind("devices/console/target[@type='virtio']"):
+        if target.get('port') is not None:
+            del target.attrib['port']
 
 
 Rule = collections.namedtuple('Rule', ['number', 'sides', 'apply', 'summary'])
@@ -413,7 +430,10 @@ RULES = (
     Rule('X3', 'desired', _rule_console_mirrors_serial,
          'the first serial-type console is a copy of serial 0 when there is a serial'),
     Rule('X2', 'desired', _rule_controller_index,
-         'controller without index gets the lowest free index of its type, as libvirt does'),
+         'controller without index gets the lowest free index of its type, as libvirt does; a USB '
+         'companion (with <master>) the index of its master'),
+    Rule('X6', 'desired', _rule_virtio_console_port,
+         'virtio console ports are numbered by libvirt (unstably): not compared, consoles pair in order'),
     Rule('X4', 'desired', _rule_vnc_gl, 'a <gl> under VNC graphics is dropped'),
     Rule('X5', 'desired', _rule_empty_values,
          "empty attributes (source file='', model type='') -> absent, an element left empty by "

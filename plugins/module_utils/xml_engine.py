@@ -20,7 +20,7 @@ import copy
 from ansible_collections.domainops.libvirt.plugins.module_utils import xml_record
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain_rules import RuleContext, unfill
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_pairing import (
-    child_groups, child_key, pair_by_identity, pair_children)
+    child_groups, child_key, key_matches, pair_by_identity, pair_children)
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_secrets import DEFAULT_SECRETS
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_text import (
     as_element, compact, local_name, text_of, to_text)
@@ -336,15 +336,22 @@ class Comparison(object):
         pairs, missing, extra = pair_by_identity(wanted, a_list, kind.identity_like, kind.loosen)
         # Which recorded devices the desired ones are (same identity), and which
         # were removed from the desired XML since the record was written.
+        # (The same identity first; else one the desired device leaves open, as
+        # a tpm whose model the user no longer writes.)
         record_of, removed = {}, []
         unused = list(wanted)
-        for r_dev in r_list:
-            key = xml_record.identity_of_mirror(r_dev)
-            match = next((n for n, (_dev, d_key) in enumerate(unused) if d_key == key), None)
-            if match is None:
-                removed.append((r_dev, key))
-            else:
-                record_of[id(unused.pop(match)[0])] = r_dev
+        recorded = [(r_dev, xml_record.identity_of_mirror(r_dev)) for r_dev in r_list]
+        for exact in (True, False):
+            left = []
+            for r_dev, key in recorded:
+                match = next((n for n, (_dev, d_key) in enumerate(unused)
+                              if d_key == key or (not exact and key_matches(d_key, key))), None)
+                if match is None:
+                    left.append((r_dev, key))
+                else:
+                    record_of[id(unused.pop(match)[0])] = r_dev
+            recorded = left
+        removed = recorded
         for d_dev, a_dev in pairs:
             self._walk(d_dev, a_dev, record_of.get(id(d_dev)), _join(path, kind.label(d_dev, a_dev)),
                        merge, is_device=True)

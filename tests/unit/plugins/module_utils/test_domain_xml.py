@@ -194,6 +194,16 @@ EQUAL_AFTER_CANONICALISATION = [
                             "<target dev='hdc'/></disk><interface type='user'><model type=''/></interface></devices>"),
      dom("<sysinfo type='smbios'/><devices><disk type='file' device='cdrom'><target dev='hdc'/></disk>"
          "<interface type='user'><model type='rtl8139'/></interface></devices>")),
+    ('X2 usb companions share the master index', devs(
+        "<controller type='usb' model='ich9-ehci1'/><controller type='usb' model='ich9-uhci1'>"
+        "<master startport='0'/></controller><controller type='usb' model='ich9-uhci2'><master startport='2'/>"
+        "</controller>"), devs(
+        "<controller type='usb' index='0' model='ich9-ehci1'/><controller type='usb' index='0' model='ich9-uhci1'>"
+        "<master startport='0'/></controller><controller type='usb' index='0' model='ich9-uhci2'>"
+        "<master startport='2'/></controller>")),
+    ('X6 virtio console port', devs("<serial type='pty'/><console type='pty'><target type='virtio' port='0'/></console>"),
+     devs("<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/>"
+          "</console><console type='pty'><target type='virtio' port='1'/></console>")),
     ('X2 controller index', devs("<controller type='scsi'/><controller type='scsi'/>"),
      devs("<controller type='scsi' index='0'/><controller type='scsi' index='1'/>")),
     ('X3 console copy of serial', devs("<serial type='file'><source path='/l'/><target port='0'/></serial>"
