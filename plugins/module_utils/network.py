@@ -48,6 +48,9 @@ class NetworkRun(ResourceRun):
     def define_xml(self, text):
         return self.conn.networkDefineXML(text)
 
+    def read_live(self):
+        return self.obj.XMLDesc(0)
+
     def read_inactive(self):
         if not self.persistent:
             return self.obj.XMLDesc(0)
@@ -69,10 +72,10 @@ class NetworkRun(ResourceRun):
         self.kind.canonicalise(actual, None)
         calls = network_xml.in_place_updates(actual, comparison.merged)
         if calls is None:
-            live = self.obj.XMLDesc(0)
+            live = self.read_live()
             live_paths = xml_engine.Comparison(self.kind, self.desired, live, record=comparison.record).paths
             self.define(comparison.merged_text())
-            self._restart_for(live_paths)
+            self.restart_for(live_paths)
             return
         flags = libvirt.VIR_NETWORK_UPDATE_AFFECT_LIVE | libvirt.VIR_NETWORK_UPDATE_AFFECT_CONFIG
         self.planned_updates = bool(calls)
@@ -91,34 +94,6 @@ class NetworkRun(ResourceRun):
             # the record (in <metadata>, which virNetworkUpdate cannot change) goes into
             # the definition only; the running network has everything else already
             self.define(comparison.merged_text())
-
-    def _ensure_definition(self, xml_engine, xml_text):
-        self.planned_updates = False
-        super(NetworkRun, self)._ensure_definition(xml_engine, xml_text)
-        if self.active and not self.restart_required and not (self.check and self.planned_updates) \
-                and 'destroy' not in self.task.actions:
-            # what the running network still lacks, also when the definition has it already
-            record = xml_engine.Comparison(self.kind, self.desired, self.read_inactive()).record \
-                if not self.check else None
-            live = self.obj.XMLDesc(0)
-            self._restart_for(xml_engine.Comparison(self.kind, self.desired, live, record=record).paths)
-
-    def _restart_for(self, live_paths):
-        if not live_paths:
-            return
-        if self.params['restart']:
-            self.act('destroy', self.obj_call('destroy'), active=False)
-            self.start()
-            return
-        self.restart_required = True
-        self.live_differences = live_paths
-        self.task.warn('%s is running and %s cannot change in place; the definition is changed and takes '
-                       'effect when the network restarts (restart: true does it, dropping its guests\' '
-                       'connectivity for a moment)' % (self.label, ', '.join(live_paths)))
-
-    def _to_stopped(self):
-        super(NetworkRun, self)._to_stopped()
-        self.restart_required, self.live_differences = False, []
 
     def describe(self):
         described = self.base_description()

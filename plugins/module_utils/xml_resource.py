@@ -54,6 +54,7 @@ class ResourceRun(object):
         self.record_status = None
         self.xml_before = self.xml_after = None
         self.ignored_actions = 0  # actions that change nothing (a refresh)
+        self.planned_updates = False  # check mode: in-place changes planned for the live object
         task.domain_label = None  # libvirt errors name the object, not a domain
 
     # -- libvirt calls a subclass provides ---------------------------------------------
@@ -65,6 +66,9 @@ class ResourceRun(object):
         raise NotImplementedError
 
     def read_inactive(self):
+        raise NotImplementedError
+
+    def read_live(self):
         raise NotImplementedError
 
     def describe(self):
@@ -197,6 +201,29 @@ class ResourceRun(object):
             else:
                 self.xml_after = xml_text.to_text(xml_text.parse_xml(self.read_inactive(), kind.what,
                                                                      (kind.root_tag,)), pretty=True)
+        self.check_live(xml_engine)
+
+    def check_live(self, xml_engine):
+        """What the running object still lacks of xml, also when its definition has it."""
+        if not self.active or self.restart_required or (self.check and self.planned_updates) \
+                or 'destroy' in self.task.actions:
+            return
+        record = None
+        if self.keeps_record and not self.check:
+            record = xml_engine.Comparison(self.kind, self.desired, self.read_inactive()).record
+        self.restart_for(xml_engine.Comparison(self.kind, self.desired, self.read_live(), record=record).paths)
+
+    def restart_for(self, live_paths):
+        if not live_paths:
+            return
+        if self.params['restart']:
+            self.act('destroy', self.obj_call('destroy'), active=False)
+            self.start()
+            return
+        self.restart_required = True
+        self.live_differences = live_paths
+        self.task.warn('%s is running and %s cannot change while it runs; the definition is changed and takes '
+                       'effect when it restarts (restart: true does it)' % (self.label, ', '.join(live_paths)))
 
     # -- states -------------------------------------------------------------------------------
 
@@ -216,6 +243,7 @@ class ResourceRun(object):
                                    % (self.label, self.task.uri, describe_libvirt_error(err)))
 
     def _to_stopped(self):
+        self.restart_required, self.live_differences = False, []
         if self.active:
             self.act('destroy', self.obj_call('destroy'), active=False,
                      exists=self.persistent)
