@@ -84,3 +84,30 @@ def size_bytes(el):
     if el is None or el.text is None:
         return None
     return to_bytes(el.text, el.get('unit'))
+
+
+class VolumeKind(ResourceKind):
+    """A volume cannot be redefined: its XML is compared to see whether an existing volume
+    is the one asked for (name, capacity, format, backing store)."""
+    root_tag = 'volume'
+    what = 'volume XML'
+
+    def canonicalise(self, root, ctx):
+        if ctx is None or ctx.side == 'desired':
+            # measured or chosen by libvirt, never part of what is asked
+            for path in ('key', 'allocation', 'physical', 'target/path', 'target/timestamps',
+                         'backingStore/timestamps', 'backingStore/permissions'):
+                for el in root.findall(path):
+                    el.getparent().remove(el)
+        for el in root.iter('capacity', 'allocation', 'physical'):
+            value = size_bytes(el)
+            if value is not None:
+                el.text, el.attrib['unit'] = str(value), 'bytes'
+        for el in root.iter('path'):
+            el.text = _path(el.text)
+        for el in root.iter('mode'):
+            el.text = _mode(el.text)
+        return root
+
+
+VOLUME = VolumeKind()
