@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError, LibvirtCallError
@@ -148,7 +150,9 @@ class VolumeRun(object):
                 self.differences = ['(delete volume)']
             return self._result()
         source = self.params.get('upload')
-        if source is not None:
+        if self.params.get('cloud_init') is not None:
+            source = self._seed_file(self.params['cloud_init'])
+        elif source is not None:
             self._check_source(source)
         if not self.exists:
             self._create(pool_xml, xml_text, source)
@@ -182,6 +186,32 @@ class VolumeRun(object):
             if actual != expected.strip().lower():
                 raise InputError('upload source %s has sha256 %s, not the checksum %s given; nothing was changed'
                                  % (source, actual, expected))
+
+    def _seed_file(self, seed):
+        """A NoCloud seed ISO (label cidata) of the cloud_init option, in a temporary file."""
+        from ansible_collections.domainops.libvirt.plugins.module_utils import iso9660
+
+        def text(value, header=''):
+            if isinstance(value, (dict, list)):
+                value = header + json.dumps(value, indent=2, sort_keys=True) + '\n'
+            return value.encode('utf-8')
+
+        user_data = text(seed.get('user_data') or '#cloud-config\n', '#cloud-config\n')
+        network = seed.get('network_config')
+        files = {'user-data': user_data}
+        if network is not None:
+            files['network-config'] = text(network)
+        meta = seed.get('meta_data')
+        if meta is None:
+            # a new instance-id when the content changes: cloud-init applies it again
+            digest = hashlib.sha256(user_data + files.get('network-config', b'')).hexdigest()[:12]
+            meta = 'instance-id: %s-%s\n' % (self.name, digest)
+        files['meta-data'] = text(meta)
+        handle = tempfile.NamedTemporaryFile(prefix='domainops-seed-', suffix='.iso', delete=False,
+                                             dir=getattr(self.task.module, 'tmpdir', None))
+        with handle:
+            handle.write(iso9660.build(files, label='cidata'))
+        return handle.name
 
     # -- sizes, backing, xml ------------------------------------------------------------
 

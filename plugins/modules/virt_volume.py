@@ -72,6 +72,28 @@ options:
         stream and compares it with the file, stopping at the first difference; only a different content is
         uploaded again. That read costs about one copy of the volume per run.
     type: path
+  cloud_init:
+    description:
+      - Make the volume a cloud-init NoCloud seed: an ISO 9660 image (Joliet names, label C(cidata)) holding
+        C(user-data), C(meta-data) and, when given, C(network-config), built here in Python and uploaded like
+        O(upload). The image is the same byte for byte for the same content, so an unchanged seed is not
+        uploaded again.
+      - Attach the volume to the guest as a CD-ROM (C(<disk type='volume' device='cdrom'>)).
+    type: dict
+    suboptions:
+      user_data:
+        description:
+          - The user data, usually a string starting with C(#cloud-config). A mapping is written as
+            C(#cloud-config) followed by the mapping in JSON (which YAML reads).
+        type: raw
+      meta_data:
+        description:
+          - The meta data (a string or a mapping). Defaults to an C(instance-id) made of the volume name and a
+            hash of the user data and network configuration, so that a changed seed is a new instance for cloud-init.
+        type: raw
+      network_config:
+        description: The network configuration (version 1 or 2; a string or a mapping). Omitted when not given.
+        type: raw
   checksum:
     description:
       - The sha256 the O(upload) file must have (V(sha256:<hex>) or the hex digits). A mismatch fails
@@ -129,6 +151,21 @@ EXAMPLES = r'''
     pool: images
     name: data.img
     size: 8G
+
+- name: A cloud-init seed for web01
+  domainops.libvirt.virt_volume:
+    pool: images
+    name: web01-seed.iso
+    cloud_init:
+      user_data: |
+        #cloud-config
+        hostname: web01
+        ssh_authorized_keys:
+          - ssh-ed25519 AAAAC3Nza... admin@example.com
+      network_config:
+        version: 2
+        ethernets:
+          eth0: {dhcp4: true}
 
 - name: Gone, zeroed first
   domainops.libvirt.virt_volume:
@@ -206,12 +243,17 @@ def main():
             clone_from=dict(type='str'),
             upload=dict(type='path'),
             checksum=dict(type='str'),
+            cloud_init=dict(type='dict', options=dict(
+                user_data=dict(type='raw'),
+                meta_data=dict(type='raw'),
+                network_config=dict(type='raw'),
+            )),
             allow_shrink=dict(type='bool', default=False),
             wipe=dict(type='bool', default=False),
         ),
         with_selector=False,
         required_one_of=[('name', 'xml')],
-        mutually_exclusive=[('backing', 'clone_from', 'upload')],
+        mutually_exclusive=[('backing', 'clone_from', 'upload', 'cloud_init')],
         supports_check_mode=True,
     )
     module.run(manage_volume)

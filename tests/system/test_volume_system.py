@@ -127,3 +127,25 @@ def test_bad_input_is_refused_and_nothing_is_made(conn, pool, image):
     assert pool_obj.storageVolLookupByName('v').info()[1] == 4 * MIB
     result = run_module('virt_volume', dict(base, name='v', size='2M', allow_shrink=True), URI)
     assert result['actions'] == ['resize(%d)' % (2 * MIB)]
+
+
+def test_cloud_init_seed_volume_reads_back(conn, pool, tmp_path):
+    snap = functools.partial(volume_snapshot, pool)
+    seed = dict(user_data='#cloud-config\nhostname: web01\n',
+                network_config=dict(version=2, ethernets=dict(eth0=dict(dhcp4=True))))
+    args = dict(pool=pool, cloud_init=seed)
+    result = step(conn, 'web01-seed.iso', 'virt_volume', args, ['create', 'upload', 'refresh_pool'], snap=snap)
+    out = tmp_path / 'seed'
+    subprocess.run(['xorriso', '-osirrox', 'on', '-indev', result['volume']['path'], '-extract', '/', str(out)],
+                   check=True, capture_output=True)
+    assert sorted(os.listdir(out)) == ['meta-data', 'network-config', 'user-data']
+    assert (out / 'user-data').read_text() == seed['user_data']
+    assert '"dhcp4": true' in (out / 'network-config').read_text()
+    assert (out / 'meta-data').read_text().startswith('instance-id: web01-seed.iso-')
+    label = subprocess.run(['blkid', '-o', 'value', '-s', 'LABEL', result['volume']['path']],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert label == 'cidata'
+    # new user data: a new image, uploaded again
+    seed['user_data'] += 'packages: [nginx]\n'
+    step(conn, 'web01-seed.iso', 'virt_volume', dict(pool=pool, cloud_init=seed), ['upload', 'refresh_pool'],
+         snap=snap)
