@@ -8,10 +8,10 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: virt_network
 short_description: Define, start, stop and remove a libvirt virtual network; change it in place
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Defines a libvirt virtual network from XML and brings it to O(state). The XML is compared with
-    the stored definition first, with the same engine as M(domainops.libvirt.virt_domain_state):
+    the stored definition first, with the same engine as M(domainops.libvirt.virt_domain_state);
     only what the XML says is compared, libvirt's additions (UUID, MAC, bridge name) are kept, and a
     second run with the same XML changes nothing.
   - Every define stores the shape of the applied XML (names, never values) in the network's

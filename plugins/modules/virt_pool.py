@@ -8,14 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: virt_pool
 short_description: Define, build, start, refresh, stop and remove a libvirt storage pool
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Defines a libvirt storage pool from XML (any pool type libvirt has, C(dir), C(logical),
     C(netfs), C(iscsi), ...) and brings it to O(state). The XML is compared with the stored
-    definition first, with the same engine as M(domainops.libvirt.virt_domain_state): only what
+    definition first, with the same engine as M(domainops.libvirt.virt_domain_state); only what
     the XML says is compared, libvirt's additions (UUID, sizes, owner) are kept, and a second run
     with the same XML changes nothing.
-  - libvirt keeps no C(<metadata>) in pool XML, so pools have no applied record: an element or
+  - libvirt keeps no C(<metadata>) in pool XML, so pools have no applied record; an element or
     attribute taken out of O(xml) is left as it is in the definition (change it to another value
     instead).
   - A change of a running pool's definition takes effect when the pool restarts; it restarts only
@@ -44,14 +44,14 @@ options:
     type: bool
   build:
     description:
-      - Build the pool's storage (C(virStoragePoolBuild) without overwriting; for a C(dir) pool,
+      - Build the pool's storage (C(virStoragePoolBuild), never overwriting; for a C(dir) pool,
         make its directory) right after this task defines it, and before each start this task makes.
     type: bool
     default: false
   refresh:
     description:
       - Refresh the volume list of a running pool (files added behind libvirt's back appear).
-        Not a change: it does not make the task report V(changed).
+        Not a change, so it does not make the task report V(changed).
     type: bool
     default: false
   delete:

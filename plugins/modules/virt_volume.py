@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: virt_volume
 short_description: Create, fill, resize and delete a volume in a libvirt storage pool
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes sure a volume called O(name) exists in the running pool O(pool) (or not, O(state=absent)).
   - A new volume is created empty with O(size) and O(format); as a copy-on-write overlay of
@@ -18,7 +18,7 @@ description:
     O(uri) (V(qemu+ssh://...)) where no C(qemu-img) runs. Run the module on the controller
     (C(delegate_to) V(localhost)) with a remote O(uri) to upload a file from the controller.
   - An existing volume is changed only in its size (grown; shrunk only with O(allow_shrink)) and,
-    with O(upload), its content. Other differences (format, backing store) are refused: libvirt cannot
+    with O(upload), its content. Other differences (format, backing store) are refused, as libvirt cannot
     change them on a volume.
 options:
   name:
@@ -74,7 +74,7 @@ options:
     type: path
   cloud_init:
     description:
-      - Make the volume a cloud-init NoCloud seed: an ISO 9660 image (Joliet names, label C(cidata)) holding
+      - Make the volume a cloud-init NoCloud seed, an ISO 9660 image (Joliet names, label C(cidata)) holding
         C(user-data), C(meta-data) and, when given, C(network-config), built here in Python and uploaded like
         O(upload). The image is the same byte for byte for the same content, so an unchanged seed is not
         uploaded again.
