@@ -44,11 +44,14 @@ def _dir_record(identifier, extent, size, is_dir):
     return record + b'\0' * (length - len(record))
 
 
+def _clean(text, limit):
+    return ''.join(c if c.isalnum() else '_' for c in text)[:limit] or 'F'
+
+
 def _iso_name(name, used):
     """An ISO 9660 level 1 name (8.3, upper case) for the primary tree."""
     base, _dot, ext = name.upper().partition('.')
-    clean = lambda text, limit: ''.join(c if c.isalnum() else '_' for c in text)[:limit] or 'F'
-    base, ext = clean(base, 8), clean(ext, 3) if ext else ''
+    base, ext = _clean(base, 8), _clean(ext, 3) if ext else ''
     candidate, number = base, 1
     while (candidate, ext) in used:
         suffix = str(number)
@@ -129,7 +132,6 @@ def build(files, label='cidata'):
             image += _path_table(root_extent, big_endian).ljust(SECTOR, b'\0')
     for tree in trees:
         image += tree
-    assert len(image) == root_joliet * SECTOR + SECTOR
     for name in names:
         data = files[name]
         image += data + b'\0' * (_sectors(len(data)) * SECTOR - len(data))
