@@ -233,7 +233,7 @@ class VolumeRun(object):
                              "nothing was changed" % (what, name, self.params['pool']))
         return vol, vol.path()
 
-    def _new_xml(self, pool_xml, xml_text, size, backing_path, clone=None):
+    def _new_xml(self, pool_xml, xml_text, size, backing_path, clone=None, backing_format=None):
         if self.desired is not None:
             root = self.desired
             if root.find('name') is None:
@@ -254,16 +254,19 @@ class VolumeRun(object):
         if backing_path:
             store = etree.SubElement(root, 'backingStore')
             etree.SubElement(store, 'path').text = backing_path
-            etree.SubElement(store, 'format', type=self.params.get('backing_format') or 'qcow2')
+            etree.SubElement(store, 'format', type=self.params.get('backing_format') or backing_format or 'qcow2')
         return root
 
     # -- create -------------------------------------------------------------------------
 
     def _create(self, pool_xml, xml_text, source):
         size = self._size(pool_xml)
-        backing_path, clone = None, None
+        backing_path, clone, backing_format = None, None, None
         if self.params.get('backing'):
-            _vol, backing_path = self._other_volume(self.params['backing'], 'backing')
+            backing_vol, backing_path = self._other_volume(self.params['backing'], 'backing')
+            if backing_vol is not None:  # a volume of the pool: its own format
+                found = xml_text.parse_xml(backing_vol.XMLDesc(0), 'volume XML', ('volume',)).find('target/format')
+                backing_format = found.get('type') if found is not None else None
         if self.params.get('clone_from'):
             clone, _path = self._other_volume(self.params['clone_from'], 'clone_from')
         if source is not None:
@@ -275,7 +278,7 @@ class VolumeRun(object):
         if size and pool_capacity and size > pool_capacity:
             raise InputError('%s would be %d bytes, larger than the whole pool (%d bytes); nothing was changed'
                              % (self.label, size, pool_capacity))
-        root = self._new_xml(pool_xml, xml_text, size, backing_path, clone)
+        root = self._new_xml(pool_xml, xml_text, size, backing_path, clone, backing_format)
         if source is not None:
             root.find('target/format').set('type', 'raw')
         text = xml_text.to_text(root, pretty=False, mask_secrets=False)

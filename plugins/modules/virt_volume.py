@@ -55,9 +55,10 @@ options:
         (an absolute path on the hypervisor).
     type: str
   backing_format:
-    description: The format of O(backing).
+    description:
+      - The format of O(backing). Defaults to the format of the backing volume when O(backing) names
+        one, else V(qcow2).
     type: str
-    default: qcow2
   clone_from:
     description:
       - Create the volume as a full copy of this volume of the same pool (C(virStorageVolCreateXMLFrom)).
@@ -239,7 +240,7 @@ def main():
             size=dict(type='str'),
             format=dict(type='str'),
             backing=dict(type='str'),
-            backing_format=dict(type='str', default='qcow2'),
+            backing_format=dict(type='str'),
             clone_from=dict(type='str'),
             upload=dict(type='path'),
             checksum=dict(type='str'),
