@@ -149,19 +149,21 @@ def warnings_of(result):
     return texts
 
 
-def step(conn, name, module, args, expect_actions, again=True):
+def step(conn, name, module, args, expect_actions, again=True, snap=None):
     """One change shown four times, on the real daemon: a check run (with --diff) leaves the
     domain byte-identical (live and inactive XML, state, autostart); the real run does
     the same actions and reports changed; then (unless `again` is false: reboot and
     reset act on every run) a check run and a real run again change nothing. Returns
     the first real result. `name` is added to `args` unless a
-    virt_domain_state task names the domain in its xml."""
+    virt_domain_state task names the domain in its xml. `snap(conn, name)` snapshots
+    what check mode must leave alone (default: the domain `name`)."""
+    snap = snap or snapshot
     args = dict(args, name=name) if 'xml' not in args or module != 'virt_domain_state' else dict(args)
     uri = conn.getURI()
-    before = snapshot(conn, name)
+    before = snap(conn, name)
     checked = run_module(module, args, uri, check=True, diff=True)
     assert not checked['failed'], checked['msg']
-    assert snapshot(conn, name) == before, 'check mode changed domain %s (%s %s)' % (name, module, args)
+    assert snap(conn, name) == before, 'check mode changed %s (%s %s)' % (name, module, args)
     real = run_module(module, args, uri)
     assert not real['failed'], real['msg']
     assert checked['actions'] == real['actions'] == expect_actions, (checked['actions'], real['actions'])

@@ -1,0 +1,148 @@
+"""virt_network on the real daemon: an isolated network with DHCP (no <forward>, a private
+range, never routed), defined, started, a DHCP host added and removed in place while a
+guest is attached (the bridge keeps its ifindex and the guest's tap stays on it), a change
+that needs a restart, bad input, and removal. Every change: check, real, check, real.
+"""
+
+import os
+import sys
+import uuid
+
+import libvirt
+import pytest
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, 'lib'))
+from modrun import one_line_problems, remove_domain, run_module, step  # noqa: E402
+from sysenv import URI, connect, noos_xml  # noqa: E402
+
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+def network_snapshot(conn, name):
+    try:
+        net = conn.networkLookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
+            return None
+        raise
+    persistent = bool(net.isPersistent())
+    return dict(active=bool(net.isActive()), persistent=persistent,
+                autostart=bool(net.autostart()) if persistent else None,
+                live=net.XMLDesc(0) if net.isActive() else None,
+                inactive=net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE) if persistent else None)
+
+
+def remove_network(conn, name):
+    try:
+        net = conn.networkLookupByName(name)
+    except libvirt.libvirtError:
+        return
+    if net.isActive():
+        net.destroy()
+    try:
+        net.undefine()
+    except libvirt.libvirtError:
+        pass
+
+
+def network_xml(name, bridge, hosts='', domain=''):
+    # 10.213.x.0/24: private, isolated (no <forward>), one subnet per test run
+    subnet = '10.213.%d' % (int(uuid.uuid4().hex[:4], 16) % 200 + 20)
+    return subnet, """<network>
+  <name>{name}</name>
+  <bridge name='{bridge}'/>{domain}
+  <ip address='{s}.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='{s}.100' end='{s}.150'/>{hosts}
+    </dhcp>
+  </ip>
+</network>""".format(name=name, bridge=bridge, s=subnet, hosts=hosts, domain=domain)
+
+
+def ifindex(dev):
+    with open('/sys/class/net/%s/ifindex' % dev) as handle:
+        return int(handle.read())
+
+
+def bridge_ports(bridge):
+    return sorted(os.listdir('/sys/class/net/%s/brif' % bridge))
+
+
+@pytest.fixture
+def conn():
+    connection = connect()
+    yield connection
+    connection.close()
+
+
+def test_dhcp_host_added_and_removed_in_place_with_a_guest_attached(conn):
+    tag = uuid.uuid4().hex[:6]
+    name, bridge, guest = 'i16-net-%s' % tag, 'i16br%s' % tag, 'i16-guest-%s' % tag
+    subnet, base = network_xml(name, bridge)
+    host = "\n      <host mac='52:54:00:16:00:01' name='web' ip='%s.10'/>" % subnet
+    with_host = base.replace("'/>\n    </dhcp>", "'/>%s\n    </dhcp>" % host)
+    assert with_host != base
+    snap = network_snapshot
+    try:
+        result = step(conn, name, 'virt_network', dict(xml=base, state='running'), ['define', 'create'], snap=snap)
+        assert result['network']['active'] and result['network']['bridge'] == bridge
+        assert result['applied_record'] == 'written'
+        # a guest on the network
+        dom = conn.defineXML(noos_xml(guest, extra="<interface type='network'><source network='%s'/>"
+                                                   "<model type='virtio'/></interface>" % name))
+        dom.create()
+        ports = bridge_ports(bridge)
+        assert len(ports) == 1, ports
+        index = ifindex(bridge)
+
+        result = step(conn, name, 'virt_network', dict(xml=with_host, state='running'),
+                      ['update(add ip[0]/dhcp/host mac=52:54:00:16:00:01)', 'define'], snap=snap)
+        assert not result['restart_required']
+        live = conn.networkLookupByName(name).XMLDesc(0)
+        assert "mac='52:54:00:16:00:01'" in live
+        assert ifindex(bridge) == index and bridge_ports(bridge) == ports
+
+        result = step(conn, name, 'virt_network', dict(xml=base, state='running'),
+                      ['update(delete ip[0]/dhcp/host mac=52:54:00:16:00:01)', 'define'], snap=snap)
+        net = conn.networkLookupByName(name)
+        assert "52:54:00:16:00:01" not in net.XMLDesc(0)
+        assert "52:54:00:16:00:01" not in net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)
+        assert ifindex(bridge) == index and bridge_ports(bridge) == ports
+
+        # not changeable in place: defined, reported, not restarted
+        changed = base.replace("<bridge name='%s'/>" % bridge,
+                               "<bridge name='%s'/>\n  <domain name='i16.test'/>" % bridge)
+        result = step(conn, name, 'virt_network', dict(xml=changed, state='running'), ['define'], snap=snap)
+        assert result['restart_required'] and result['live_differences'] == ['domain']
+        assert ifindex(bridge) == index
+        again = run_module('virt_network', dict(xml=changed, state='running'), URI)
+        assert not again['changed'] and again['restart_required']
+        # allowed: restarted
+        result = run_module('virt_network', dict(xml=changed, state='running', restart=True), URI)
+        assert result['actions'] == ['destroy', 'create'] and not result['restart_required']
+        assert "i16.test" in conn.networkLookupByName(name).XMLDesc(0)
+
+        step(conn, name, 'virt_network', dict(state='stopped', autostart=True),
+             ['destroy', 'set_autostart(true)'], snap=snap)
+        step(conn, name, 'virt_network', dict(state='absent'), ['undefine'], snap=snap)
+        assert network_snapshot(conn, name) is None
+    finally:
+        remove_domain(conn, guest)
+        remove_network(conn, name)
+
+
+def test_duplicate_bridge_is_a_clear_error_and_nothing_is_made(conn):
+    tag = uuid.uuid4().hex[:6]
+    first, second, bridge = 'i16-net-%s' % tag, 'i16-dup-%s' % tag, 'i16br%s' % tag
+    try:
+        _subnet, xml = network_xml(first, bridge)
+        assert not run_module('virt_network', dict(xml=xml), URI)['failed']
+        result = run_module('virt_network', dict(xml=xml.replace(first, second), state='running'), URI)
+        assert one_line_problems(result) == []
+        assert "network '%s'" % second in result['msg'] and 'already in use' in result['msg']
+        assert 'nothing was changed' in result['msg'] and result['actions'] == []
+        assert network_snapshot(conn, second) is None
+    finally:
+        remove_network(conn, first)
+        remove_network(conn, second)
