@@ -18,9 +18,10 @@ die() { printf '\033[1;31m[setup] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 # iptables must be there before libvirtd starts, or isolated networks fail later.
 # ovmf: the UEFI firmware (and its descriptors) for <os firmware='efi'> guests.
 # swtpm, swtpm-tools: the TPM emulator behind <tpm><backend type='emulator'/>.
+# dnsmasq-base: DHCP on libvirt networks with <dhcp> (the tests' isolated networks).
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
           qemu-utils libvirt-dev pkg-config iptables busybox-static cpio xz-utils
-          ca-certificates shellcheck ovmf swtpm swtpm-tools)
+          ca-certificates shellcheck ovmf swtpm swtpm-tools dnsmasq-base)
 # (ansible-test sanity's shellcheck test is skipped silently without the shellcheck program.)
 missing=()
 for p in "${packages[@]}"; do
