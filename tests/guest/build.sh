@@ -275,13 +275,17 @@ done
 # Commands typed on the guest's keyboard (virDomainSendKey reaches the first virtual
 # console), for tests that need the states a guest causes itself: 'suspend' suspends
 # to RAM (pmsuspended, with <pm><suspend-to-mem enabled='yes'/>), 'panic' panics the
-# kernel (crashed, with a <panic> device and <on_crash>preserve).
+# kernel (crashed, with a <panic> device and <on_crash>preserve), 'agent-freeze' stops
+# the guest agent without closing its channel (an agent that hangs: libvirt still shows
+# it connected).
 ( while :; do
     read -r cmd </dev/tty1 || sleep 1
     case "\$cmd" in
       suspend) echo "tiny-guest: suspend to RAM" >\$ttys; echo mem >/sys/power/state
                echo "tiny-guest: resumed" >\$ttys ;;
       panic) echo "tiny-guest: panic" >\$ttys; echo c >/proc/sysrq-trigger ;;
+      agent-freeze) echo "tiny-guest: guest agent stopped (SIGSTOP)" >\$ttys
+                    kill -STOP "\$(cat /run/qemu-ga.pid)" ;;
     esac
   done ) &
 echo "$marker kernel=\$(uname -r) uptime=\$(cut -d' ' -f1 /proc/uptime)" >\$ttys

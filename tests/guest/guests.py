@@ -46,8 +46,9 @@ LEASE_MARKER = 'DOMAINOPS-TINY-GUEST-LEASE'
 AGENT_CHANNEL = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
                  "</channel>")
 # Typed on the tiny guest's keyboard (guest_command), read by its init from tty1:
-# 'suspend' suspends to RAM, 'panic' panics the kernel (see build.sh).
-GUEST_COMMANDS = ('suspend', 'panic')
+# 'suspend' suspends to RAM, 'panic' panics the kernel, 'agent-freeze' makes the guest
+# agent hang (SIGSTOP; its channel stays connected) (see build.sh).
+GUEST_COMMANDS = ('suspend', 'panic', 'agent-freeze')
 PANIC_DEVICE = "<panic model='isa'/>"
 # What SeaBIOS prints once it has tried every boot device.
 FIRMWARE_IDLE_MARKER = 'No bootable device.'
