@@ -56,9 +56,10 @@ def test_timeout_says_what_it_saw(run, define_domain, unique_name):
     assert result['failed']
     msg = result['msg']
     assert 'has no IPv6 address from source any after 2.' in msg, msg
-    assert '52:54:00:bb:00:01 on default: 192.168.122.' in msg and '(lease)' in msg, msg
+    seen = result['interfaces'][0]['addresses'][0]
+    assert seen['family'] == 'ipv4'
+    assert 'last seen: 52:54:00:bb:00:01 on default: %s/24 (lease)' % seen['address'] in msg, msg
     assert '\n' not in msg
-    assert result['interfaces'][0]['addresses'][0]['family'] == 'ipv4'
     assert result['waited'] >= 2
 
 
