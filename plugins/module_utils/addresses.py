@@ -193,21 +193,29 @@ def query_many(jobs, source, include_local=False, timeout=None):
     return answered
 
 
-def first_address(interfaces, family='any', interface=None):
-    """The first address (dict) of the interface entries that matches family/interface, or None.
+def first_address(interfaces, family='any', interface=None, networks=None):
+    """The first address (dict) of the interface entries that the rule accepts, or None.
 
-    `interface` names one interface: its MAC, or the network/bridge/device of its source.
+    `interface` names the interfaces that count (one name or a list): a MAC, or the
+    network/bridge/device of an interface's source. `networks` (ipaddress networks),
+    when given, is where the address must be.
     """
     for entry in select_interfaces(interfaces, interface):
         for addr in entry.get('addresses') or []:
-            if family in (None, 'any') or addr['family'] == family:
-                return addr
+            if family not in (None, 'any') and addr['family'] != family:
+                continue
+            if networks and not any(ipaddress.ip_address(addr['address'].split('%')[0]) in net
+                                    for net in networks):
+                continue
+            return addr
     return None
 
 
 def select_interfaces(interfaces, interface=None):
+    """The entries `interface` (a name, a list of names, or None for all) names, in their order."""
     if not interface:
         return list(interfaces)
-    wanted = interface.lower()
+    names = [interface] if isinstance(interface, str) else list(interface)
+    wanted = set(name.lower() for name in names)
     return [entry for entry in interfaces
-            if (entry.get('mac') or '').lower() == wanted or entry.get('source') == interface]
+            if (entry.get('mac') or '').lower() in wanted or (entry.get('source') or '').lower() in wanted]

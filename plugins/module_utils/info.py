@@ -101,10 +101,14 @@ def gather(task):
               if any(note.startswith('error') for note in notes.get(entry['uuid'], {}).values())]
     if failed:
         task.warn('no addresses for %d running domain(s), as an address source failed: %s'
-                  % (len(failed), '; '.join("'%s' (%s)" % (name, describe_notes(entry_notes))
-                                           for name, entry_notes in failed[:5])
-                     + ('; ...' if len(failed) > 5 else '')))
+                  % (len(failed), failed_summary(failed)))
     return [entry for _dom, entry, _root in described]
+
+
+def failed_summary(failed, most=5):
+    """"'web1' (lease: error: ...); 'web2' (...)" for up to `most` (name, notes) pairs."""
+    shown = ["'%s' (%s)" % (name, describe_notes(notes)) for name, notes in failed[:most]]
+    return '; '.join(shown) + ('; ...' if len(failed) > most else '')
 
 
 def describe_notes(notes):

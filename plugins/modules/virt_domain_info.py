@@ -209,19 +209,35 @@ domains:
         - {target: vda, bus: virtio, device: disk, type: file, source: /var/lib/libvirt/images/web1.qcow2, format: qcow2}
         - {target: sda, bus: sata, device: cdrom, type: file, source: null, format: raw}
     interfaces:
-      description:
-        - The domain's network interfaces (mac, type, source, model, addresses).
-        - C(addresses) lists the interface's IP addresses from O(address_source), each a dict with
-          C(address), C(prefix) (length), C(family) (V(ipv4) or V(ipv6)) and C(source) (V(lease),
-          V(agent) or V(arp)); empty while the domain is not running or when no source knows one.
+      description: The domain's network interfaces, in the order of its XML.
       type: list
       elements: dict
-      sample:
-        - mac: '52:54:00:6b:3c:58'
-          type: network
-          source: default
-          model: virtio
-          addresses:
+      contains:
+        mac:
+          description: MAC address.
+          type: str
+          sample: '52:54:00:6b:3c:58'
+        type:
+          description: Interface type (V(network), V(bridge), V(user), ...).
+          type: str
+          sample: network
+        source:
+          description: The network, bridge, device or address in its C(<source>); null when it has none.
+          type: str
+          sample: default
+        model:
+          description: Device model; null when not set.
+          type: str
+          sample: virtio
+        addresses:
+          description:
+            - The interface's IP addresses from O(address_source); empty while the domain is not
+              running or when no source knows one.
+            - Each a dict with C(address), C(prefix) (length), C(family) (V(ipv4) or V(ipv6)) and
+              C(source) (V(lease), V(agent) or V(arp)).
+          type: list
+          elements: dict
+          sample:
             - {address: 192.168.122.52, prefix: 24, family: ipv4, source: lease}
     xml:
       description: The domain XML, read with O(xml_flags).
