@@ -11,7 +11,7 @@ version_added: 0.2.0
 description:
   - Makes every libvirt domain (virtual machine) of the hypervisors listed in O(uris) an inventory
     host, with its state, resources, disks, interfaces and addresses as host variables
-    (C(libvirt_*)), and RV(ansible_host) set from its IP address when one is known.
+    (C(libvirt_*)), and C(ansible_host) set from its IP address when one is known.
   - The hypervisors are read side by side, one thread each. Per hypervisor, the number of libvirt
     calls does not grow with the number of domains (a listing, one bulk statistics call), except one
     XML read per domain, made side by side, and, with O(address_source), one address query per
@@ -95,7 +95,7 @@ options:
     default: false
   ansible_host_family:
     description:
-      - Which address becomes RV(ansible_host) - the first one (interfaces in the order of the
+      - Which address becomes C(ansible_host) - the first one (interfaces in the order of the
         domain XML, addresses in the order the source gives them) of this family that also matches
         O(ansible_host_interfaces) and O(ansible_host_networks).
       - A host without such an address gets no C(ansible_host) (Ansible then uses its name).
@@ -135,6 +135,9 @@ notes:
     and C(source)), C(libvirt_title), C(libvirt_description), C(libvirt_metadata) (with
     O(metadata_namespace)), and C(ansible_host) when an address matches the O(ansible_host_family)
     rule. The dicts are those of M(domainops.libvirt.virt_domain_info).
+  - A domain reached through several URIs of O(uris) (the same UUID - one hypervisor reached several
+    ways, or a definition kept on several hosts for fail-over) is one host - the copy that is not shut
+    off, else the one of the first URI.
   - With O(cache=true), a cache hit makes no libvirt call at all; the hosts, variables and groups are
     built from the cached listing (C(compose), C(groups) and C(keyed_groups) are evaluated again).
     A listing in which a hypervisor failed is not cached.
@@ -278,6 +281,25 @@ def read_hypervisors(uris, options, timeout):
             for uri in uris]
 
 
+def _one_per_uuid(listings):
+    """(uri, record) pairs, one per domain UUID, in the order of the URIs.
+
+    The same domain reached through several URIs (one daemon reached several ways, or a
+    definition kept on several hosts for fail-over) is one host: the copy that runs
+    wins, else the one of the first URI.
+    """
+    chosen, order = {}, []
+    for listing in listings:
+        for record in listing['hosts']:
+            uuid = record['uuid']
+            if uuid not in chosen:
+                order.append(uuid)
+            elif chosen[uuid][1]['state'] != 'shutoff' or record['state'] == 'shutoff':
+                continue
+            chosen[uuid] = (listing['uri'], record)
+    return [chosen[uuid] for uuid in order]
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = 'domainops.libvirt.libvirt'
 
@@ -341,25 +363,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                   self.get_option('keyed_groups'))
         strict = self.get_option('strict')
         taken = {}
-        for listing in listings:
-            for record in listing['hosts']:
-                name = record['uuid'] if by_uuid else record['name']
-                if name in taken and taken[name] != listing['uri']:
-                    self.display.warning("libvirt inventory: domain '%s' of %s has the name of a domain of %s; "
-                                         "listed as %s" % (name, listing['uri'], taken[name], record['uuid']))
-                    name = record['uuid']
-                taken[name] = listing['uri']
-                self.inventory.add_host(name)
-                variables = dict((_VAR_PREFIX + key, value) for key, value in record.items())
-                variables[_VAR_PREFIX + 'uri'] = listing['uri']
-                address = first_address(record['interfaces'], family, allowed, networks)
-                if address is not None:
-                    variables['ansible_host'] = address['address']
-                for key, value in variables.items():
-                    self.inventory.set_variable(name, key, value)
-                if compose:
-                    self._set_composite_vars(compose, variables, name, strict=strict)
-                if groups:
-                    self._add_host_to_composed_groups(groups, variables, name, strict=strict)
-                if keyed:
-                    self._add_host_to_keyed_groups(keyed, variables, name, strict=strict)
+        for uri, record in _one_per_uuid(listings):
+            name = record['uuid'] if by_uuid else record['name']
+            if name in taken:
+                self.display.warning("libvirt inventory: domain '%s' of %s has the name of a domain of %s; "
+                                     "listed as %s" % (name, uri, taken[name], record['uuid']))
+                name = record['uuid']
+            taken[name] = uri
+            self.inventory.add_host(name)
+            variables = dict((_VAR_PREFIX + key, value) for key, value in record.items())
+            variables[_VAR_PREFIX + 'uri'] = uri
+            address = first_address(record['interfaces'], family, allowed, networks)
+            if address is not None:
+                variables['ansible_host'] = address['address']
+            for key, value in variables.items():
+                self.inventory.set_variable(name, key, value)
+            if compose:
+                self._set_composite_vars(compose, variables, name, strict=strict)
+            if groups:
+                self._add_host_to_composed_groups(groups, variables, name, strict=strict)
+            if keyed:
+                self._add_host_to_keyed_groups(keyed, variables, name, strict=strict)

@@ -116,6 +116,11 @@ def _seen(interfaces, notes):
     return '; '.join(shown) or 'no interfaces'
 
 
+def _found(interfaces, params):
+    found = addresses.first_address(interfaces, params['address_family'], params.get('address_interface'))
+    return found['address'] if found else None
+
+
 def wait_for_address(run):
     """For a DomainStateRun whose domain now runs: {'interfaces': [...], 'address': str or None}.
 
@@ -134,31 +139,44 @@ def wait_for_address(run):
         raise InputError("domain %s has no interface with MAC address or source '%s' (it has: %s)"
                          % (task.domain_label, params['address_interface'],
                             ', '.join('%s on %s' % (e.get('mac'), e.get('source')) for e in interfaces) or 'none'))
+    if run.check or _found(interfaces, params) is not None:
+        return dict(interfaces=interfaces, address=_found(interfaces, params))
 
-    def answer():
-        found = addresses.first_address(interfaces, params['address_family'], params.get('address_interface'))
-        return dict(interfaces=interfaces, address=found['address'] if found else None)
-
-    if run.check or answer()['address'] is not None:
-        return answer()
     started = time.monotonic()
-    with _Wakeups(run.conn, dom) as wakeups:
-        while True:
-            wakeups.sleep(min(_POLL_SECONDS, run.deadline - time.monotonic()))
-            if wakeups.stopped or not dom.isActive():
-                run.waited += time.monotonic() - started
-                raise LibvirtCallError('domain %s stopped while waiting for an %s (after %.1f s); last seen: %s'
-                                       % (task.domain_label, _rule(params), time.monotonic() - started,
-                                          _seen(interfaces, notes)), waited=round(run.waited, 3))
-            interfaces, notes = read_interfaces(dom, source, include_local)
-            if answer()['address'] is not None:
-                run.waited += time.monotonic() - started
-                return answer()
-            if time.monotonic() >= run.deadline:
-                run.waited += time.monotonic() - started
-                # The timeout is the whole task's (the start included): say how long that took.
-                raise WaitTimeout('domain %s runs but has no %s after %.1f s (timeout %s s); last seen: %s'
-                                  % (task.domain_label, _rule(params),
-                                     time.monotonic() - (run.deadline - run.timeout), run.timeout,
-                                     _seen(interfaces, notes)),
-                                  waited=round(run.waited, 3), interfaces=interfaces, domain=describe_domain(dom))
+    try:
+        with _Wakeups(run.conn, dom) as wakeups:
+            while True:
+                wakeups.sleep(min(_POLL_SECONDS, run.deadline - time.monotonic()))
+                if wakeups.stopped or not dom.isActive():
+                    run.waited += time.monotonic() - started
+                    raise LibvirtCallError('domain %s stopped while waiting for an %s (after %.1f s); last seen: %s'
+                                           % (task.domain_label, _rule(params), time.monotonic() - started,
+                                              _seen(interfaces, notes)), waited=round(run.waited, 3))
+                interfaces, notes = read_interfaces(dom, source, include_local)
+                address = _found(interfaces, params)
+                if address is not None:
+                    run.waited += time.monotonic() - started
+                    return dict(interfaces=interfaces, address=address)
+                if time.monotonic() >= run.deadline:
+                    run.waited += time.monotonic() - started
+                    # The timeout is the whole task's (the start included): say how long that took.
+                    raise WaitTimeout('domain %s runs but has no %s after %.1f s (timeout %s s); last seen: %s'
+                                      % (task.domain_label, _rule(params),
+                                         time.monotonic() - (run.deadline - run.timeout), run.timeout,
+                                         _seen(interfaces, notes)),
+                                      waited=round(run.waited, 3), interfaces=interfaces,
+                                      domain=describe_domain(dom))
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN or _alive(run.conn):
+            raise
+        run.waited += time.monotonic() - started
+        raise LibvirtCallError('the connection to libvirtd was lost while waiting for an %s (after %.1f s); the '
+                               'domain was left running' % (_rule(params), time.monotonic() - started),
+                               waited=round(run.waited, 3))
+
+
+def _alive(conn):
+    try:
+        return bool(conn.isAlive())
+    except libvirt.libvirtError:
+        return False

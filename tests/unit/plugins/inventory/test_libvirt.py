@@ -22,8 +22,9 @@ NODE = """<node>
       <dhcp><range start='192.168.{octet}.2' end='192.168.{octet}.254'/></dhcp>
     </ip>
   </network>
-  <domain type='test'>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
     <name>web-1</name>
+    <uuid>00000000-0000-4000-8000-000000{octet:03d}001</uuid>
     <title>Web one</title>
     <description>front end</description>
     <metadata><app:inv xmlns:app='{ns}'><role>web</role></app:inv><other:x xmlns:other='urn:other'/></metadata>
@@ -32,9 +33,11 @@ NODE = """<node>
       <disk type='file' device='disk'><source file='/images/web-1.qcow2'/><target dev='vda' bus='virtio'/></disk>
       <interface type='network'><mac address='52:54:00:00:{octet:02x}:11'/><source network='default'/></interface>
     </devices>
+    <test:runstate>{web_state}</test:runstate>
   </domain>
   <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
     <name>db-1</name>
+    <uuid>00000000-0000-4000-8000-000000{octet:03d}002</uuid>
     <memory unit='MiB'>128</memory><vcpu>1</vcpu><os><type>hvm</type></os>
     <devices>
       <interface type='network'><mac address='52:54:00:00:{octet:02x}:12'/><source network='default'/></interface>
@@ -45,8 +48,8 @@ NODE = """<node>
 """
 
 
-def node(tmp_path, name='node', octet=122, network=True):
-    text = NODE.format(octet=octet, ns=NS)
+def node(tmp_path, name='node', octet=122, network=True, web_running=True):
+    text = NODE.format(octet=octet, ns=NS, web_state=1 if web_running else 5)
     if not network:
         text = text[:text.index('<network>')] + text[text.index('</network>') + len('</network>'):]
     path = tmp_path / ('%s.xml' % name)
@@ -188,6 +191,17 @@ def test_several_uris_and_an_unreachable_one(tmp_path):
     rc, out, err = inventory(tmp_path, config + 'strict: true\n',
                              env=dict(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED='true'))
     assert rc != 0 and 'cannot connect to libvirt at %s' % unreachable in ' '.join(err.split()), err
+
+
+def test_one_hypervisor_reached_twice_is_one_set_of_hosts(tmp_path):
+    # the same domains (same UUIDs) through two URIs: web-1 is shut off in the first, running in the second
+    first, second = node(tmp_path, 'first', web_running=False), node(tmp_path, 'second')
+    rc, listing, err = inventory(tmp_path, 'plugin: domainops.libvirt.libvirt\nuris: [%s, %s]\n' % (first, second))
+    assert rc == 0, err
+    hv = hostvars(listing)
+    assert sorted(hv) == ['db-1', 'web-1'] and 'WARNING' not in err, err
+    assert hv['web-1']['libvirt_uri'] == second and hv['web-1']['libvirt_state'] == 'running'
+    assert hv['db-1']['libvirt_uri'] == first
 
 
 def test_address_source_failure_is_a_warning(tmp_path):
