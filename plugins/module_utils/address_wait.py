@@ -82,8 +82,12 @@ class _Wakeups(object):
         self._event.clear()
 
 
-def read_interfaces(dom, source, include_local):
-    """(interface entries as virt_domain_info has them, notes per source) of the domain now."""
+def read_interfaces(dom, source, include_local, timeout=None):
+    """(interface entries as virt_domain_info has them, notes per source) of the domain now.
+
+    With `timeout`, the sources' answer is awaited that long at most: a guest agent
+    that hangs would otherwise hold the wait for libvirt's own agent timeout (~5 s).
+    """
     from ansible_collections.domainops.libvirt.plugins.module_utils.info import _interface, _interface_macs
     from lxml import etree
     root = etree.fromstring(dom.XMLDesc(0).encode('utf-8'))
@@ -92,7 +96,7 @@ def read_interfaces(dom, source, include_local):
         entry['addresses'] = []
     if not dom.isActive():
         return interfaces, {}
-    found, notes = addresses.domain_addresses(dom, root, source, include_local)
+    found, notes = addresses.query_many([(None, dom, root)], source, include_local, timeout)[None]
     addresses.attach(interfaces, _interface_macs(root), found)
     return interfaces, notes
 
@@ -152,7 +156,8 @@ def wait_for_address(run):
                     raise LibvirtCallError('domain %s stopped while waiting for an %s (after %.1f s); last seen: %s'
                                            % (task.domain_label, _rule(params), time.monotonic() - started,
                                               _seen(interfaces, notes)), waited=round(run.waited, 3))
-                interfaces, notes = read_interfaces(dom, source, include_local)
+                interfaces, notes = read_interfaces(dom, source, include_local,
+                                                    timeout=max(0.1, run.deadline - time.monotonic()))
                 address = _found(interfaces, params)
                 if address is not None:
                     run.waited += time.monotonic() - started

@@ -4,6 +4,7 @@
 # shows it from the lease and from the agent, the agent shuts the guest down, and a
 # guest without an agent never holds a wait beyond its timeout.
 import os
+import subprocess
 import sys
 import time
 
@@ -12,7 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 from modrun import remove_domain, run_module, step  # noqa: E402
-from sysenv import URI, connect, tiny_xml, unique  # noqa: E402
+from sysenv import REPO, URI, VENV_BIN, connect, tiny_xml, unique  # noqa: E402
 
 import guests  # noqa: E402  (tests/guest, put on sys.path by sysenv)
 import network  # noqa: E402
@@ -54,7 +55,7 @@ def running_with_lease(conn, name, log):
     dom = conn.lookupByName(name)
     if not dom.isActive():
         dom.create()
-    return guests.wait_for_lease(log, timeout=120)[1].split('/')[0]
+    return guests.wait_for_lease(log, timeout=240)[1].split('/')[0]
 
 
 def wait_agent_connected(conn, name, timeout=60):
@@ -151,5 +152,63 @@ def test_guest_without_agent_never_holds_the_wait_beyond_its_timeout(conn, net, 
         assert 'has no IP address from source agent after 15.' in result['msg'], result['msg']
         assert 'agent: skipped: the guest agent is not connected' in result['msg'], result['msg']
         assert result['actions'] == ['create'] and result['domain']['state'] == 'running'
+    finally:
+        remove_domain(conn, name)
+
+
+def _inventory(tmp_path, name, source, timeout=3):
+    """(seconds, returncode, stdout, stderr) of `ansible-inventory --list` over the domain `name`."""
+    path = tmp_path / ('%s.libvirt.yml' % source)
+    path.write_text('plugin: domainops.libvirt.libvirt\nuris: [%s]\nname_patterns: [%s]\naddress_source: %s\n'
+                    'address_timeout: %s\n' % (URI, name, source, timeout))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.build', 'collections'), ANSIBLE_NOCOLOR='1')
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-inventory'), '-i', str(path), '--list'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=False)
+    return time.monotonic() - started, proc.returncode, proc.stdout, proc.stderr
+
+
+def test_hung_guest_agent_never_holds_the_inventory_beyond_its_timeout(conn, net, tmp_path):
+    name = unique('hung')
+    log = str(tmp_path / 'serial.log')
+    conn.defineXML(tiny_xml(name, log, network=net['name'], agent=True))
+    try:
+        running_with_lease(conn, name, log)
+        wait_agent_connected(conn, name)
+        typed = run_module('virt_domain_send_key', dict(name=name, text=guests.guest_command('agent-freeze')), URI)
+        assert not typed['failed'], typed['msg']
+        deadline = time.monotonic() + 30
+        while 'guest agent stopped' not in open(log).read():
+            assert time.monotonic() < deadline, 'the guest did not stop its agent'
+            time.sleep(0.2)
+        # libvirt still shows the agent connected: only a query finds out that it hangs
+        assert "state='connected'" in conn.lookupByName(name).XMLDesc(0)
+
+        baseline, rc, out, err = _inventory(tmp_path, name, 'none')
+        assert rc == 0 and name in out, err
+        took, rc, out, err = _inventory(tmp_path, name, 'agent', timeout=3)
+        assert rc == 0 and name in out, err
+        flat = ' '.join(err.split())
+        assert "no addresses for 1 running domain(s) of %s: '%s' (timeout: no answer within 3.0 s)" % (URI, name) \
+            in flat, err
+        sys.stderr.write('inventory without addresses %.1f s, with the hung agent asked (address_timeout 3) %.1f s\n'
+                         % (baseline, took))
+        assert took - baseline < 3 + 3, (baseline, took)
+
+        # virt_domain_info has no bound of its own: libvirt's agent timeout ends the query
+        started = time.monotonic()
+        info = run_module('virt_domain_info', dict(name=name, address_source='agent'), URI)
+        sys.stderr.write('virt_domain_info asking the hung agent: %.1f s\n' % (time.monotonic() - started))
+        assert not info['failed'] and _addresses(info) == []
+        assert 'agent: error:' in ' '.join(str(w) for w in info.get('warnings', [])), info
+
+        # wait_for_address keeps to its timeout even while every agent query hangs
+        started = time.monotonic()
+        waited = run_module('virt_domain_state', dict(name=name, state='running', wait_for_address=True,
+                                                      address_source='agent', timeout=8), URI)
+        took = time.monotonic() - started
+        assert waited['failed'] and 'has no IP address from source agent after 8.' in waited['msg'], waited
+        assert 'agent: timeout: no answer within' in waited['msg'], waited['msg']
+        assert took < 8 + 2, took
     finally:
         remove_domain(conn, name)
