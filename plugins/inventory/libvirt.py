@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 name: libvirt
 short_description: libvirt domains of one or several hypervisors as inventory hosts
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes every libvirt domain (virtual machine) of the hypervisors listed in O(uris) an inventory
     host, with its state, resources, disks, interfaces and addresses as host variables
