@@ -47,6 +47,7 @@ dest=$(ansible_test_copy "$label")
   printf 'domainops_repo_root: "%s"\n' "$repo"
   printf 'ansible_python_interpreter: "%s"\n' "$module_python"
   [ -z "${DOMAINOPS_SHARED:-}" ] || printf 'domainops_shared: "%s"\n' "$DOMAINOPS_SHARED"
+  [ -z "${DOMAINOPS_GUEST_CACHE:-}" ] || printf 'domainops_guest_cache: "%s"\n' "$DOMAINOPS_GUEST_CACHE"
 } >"$dest/tests/integration/integration_config.yml"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

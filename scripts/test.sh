@@ -129,9 +129,15 @@ suite_build() {
       echo "ansible-doc domainops.libvirt.$m: FAILED"; cat "$tmp/err"; fails=$((fails + 1))
     fi
   done
+  # The inventory plugin's documentation, from the installed copy too.
+  if (cd / && ANSIBLE_COLLECTIONS_PATH=$tmp/collections "$venv/bin/ansible-doc" -t inventory domainops.libvirt.libvirt >/dev/null 2>"$tmp/err"); then
+    echo "ansible-doc -t inventory domainops.libvirt.libvirt: ok"
+  else
+    echo "ansible-doc -t inventory domainops.libvirt.libvirt: FAILED"; cat "$tmp/err"; fails=$((fails + 1))
+  fi
   rm -rf "$tmp"
-  [ $fails = 0 ] || { note="$fails module(s) without loadable docs"; return 1; }
-  note="${#modules[@]} modules documented"
+  [ $fails = 0 ] || { note="$fails plugin(s) without loadable docs"; return 1; }
+  note="${#modules[@]} modules and the inventory plugin documented"
 }
 
 total_start=$(date +%s)

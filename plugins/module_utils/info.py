@@ -8,9 +8,12 @@
 # except one XML read per domain (disks and interfaces live only in the XML). Names,
 # UUIDs and IDs come with the listing; state, memory, vCPUs and CPU time come from
 # one bulk statistics call; autostart and persistence from two filtered listings.
+# Addresses (when asked) cost one call per source per running domain with interfaces,
+# made side by side (addresses.py). The inventory plugin lists through describe_domains too.
 
 from __future__ import annotations
 
+from ansible_collections.domainops.libvirt.plugins.module_utils import addresses
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import canonical_uuid, lookup_domain, state_names
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
 from ansible_collections.domainops.libvirt.plugins.module_utils.xml_record import RECORD_NS
@@ -89,18 +92,46 @@ def gather(task):
         domains = [dom] if dom is not None else []
     else:
         domains = conn.listAllDomains(list_filter_flags(params))
+    want_xml = params.get('xml')
+    # Disks and interfaces always come from the persistent-or-live XML as libvirt
+    # reports it by default; the user's flags apply to the returned `xml` only.
+    read_flags = xml_flags(params.get('xml_flags')) if want_xml else 0
+    described = describe_domains(conn, domains, read_flags, keep_xml=want_xml)
+    if params.get('snapshots'):
+        for dom, entry, _root in described:
+            entry['snapshots'] = _snapshots(dom)
+    notes = add_addresses(described, params.get('address_source'), params.get('address_include_local'))
+    failed = [(entry['name'], notes[entry['uuid']]) for _dom, entry, _root in described
+              if any(note.startswith('error') for note in notes.get(entry['uuid'], {}).values())]
+    if failed:
+        task.warn('no addresses for %d running domain(s), as an address source failed: %s'
+                  % (len(failed), failed_summary(failed)))
+    return [entry for _dom, entry, _root in described]
+
+
+def failed_summary(failed, most=5):
+    """"'web1' (lease: error: ...); 'web2' (...)" for up to `most` (name, notes) pairs."""
+    shown = ["'%s' (%s)" % (name, describe_notes(notes)) for name, notes in failed[:most]]
+    return '; '.join(shown) + ('; ...' if len(failed) > most else '')
+
+
+def describe_notes(notes):
+    """'lease: error: ...; agent: skipped: ...' for a message."""
+    return '; '.join('%s: %s' % (source, note) for source, note in notes.items())
+
+
+def describe_domains(conn, domains, read_flags=0, keep_xml=False):
+    """[(dom, entry, lxml root)] for the listed domains, in their order.
+
+    A domain undefined by someone else since the listing is left out. Constant
+    libvirt calls (two filtered listings, one bulk statistics call) plus one XML read
+    per domain, side by side.
+    """
     if not domains:
         return []
-
     stats = _bulk_stats(conn, domains)
     autostart = _uuids(conn, 'VIR_CONNECT_LIST_DOMAINS_AUTOSTART')
     persistent = _uuids(conn, 'VIR_CONNECT_LIST_DOMAINS_PERSISTENT')
-
-    want_xml = params.get('xml')
-    flags = xml_flags(params.get('xml_flags'))
-    # Disks and interfaces always come from the persistent-or-live XML as libvirt
-    # reports it by default; the user's flags apply to the returned `xml` only.
-    read_flags = flags if want_xml else 0
 
     def read(dom):
         try:
@@ -123,12 +154,11 @@ def gather(task):
         if xml_text is None:
             continue
         uuid = dom.UUIDString()
-        entry = describe_entry(dom, stats.get(uuid, {}), xml_text, uuid in autostart, uuid in persistent)
-        if want_xml:
+        root = etree.fromstring(xml_text.encode('utf-8'))
+        entry = describe_root(dom, stats.get(uuid, {}), root, uuid in autostart, uuid in persistent)
+        if keep_xml:
             entry['xml'] = xml_text
-        if params.get('snapshots'):
-            entry['snapshots'] = _snapshots(dom)
-        result.append(entry)
+        result.append((dom, entry, root))
     return result
 
 
@@ -141,6 +171,38 @@ def _snapshots(dom):
         if err.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT):
             return []  # gone since the listing
         raise
+
+
+def add_addresses(described, source, include_local=False, timeout=None):
+    """Give every interface entry its `addresses` (empty for inactive domains and source none).
+
+    Returns {uuid: notes} for the running domains whose sources gave nothing (see
+    addresses.domain_addresses).
+    """
+    jobs = []
+    for dom, entry, root in described:
+        for iface in entry['interfaces']:
+            iface['addresses'] = []
+        if entry['id'] is not None and entry['interfaces'] and addresses.sources_for(source):
+            jobs.append((entry['uuid'], dom, root))
+    notes = {}
+    answers = addresses.query_many(jobs, source, include_local, timeout)
+    for _dom, entry, root in described:
+        if entry['uuid'] not in answers:
+            continue
+        found, entry_notes = answers[entry['uuid']]
+        addresses.attach(entry['interfaces'], _interface_macs(root), found)
+        if entry_notes and not found:
+            notes[entry['uuid']] = entry_notes
+    return notes
+
+
+def _interface_macs(root):
+    macs = []
+    for iface in root.iterfind('devices/interface'):
+        mac = iface.find('mac')
+        macs.append(mac.get('address').lower() if mac is not None and mac.get('address') else None)
+    return macs
 
 
 def _bulk_stats(conn, domains):
@@ -164,7 +226,11 @@ _RECORD_PATH = 'metadata/{%s}applied' % RECORD_NS
 
 
 def describe_entry(dom, stats, xml_text, autostart, persistent):
-    root = etree.fromstring(xml_text.encode('utf-8'))
+    return describe_root(dom, stats, etree.fromstring(xml_text.encode('utf-8')), autostart, persistent)
+
+
+def describe_root(dom, stats, root, autostart, persistent):
+    """The entry of one domain from its bulk statistics and its parsed XML."""
     state, reason = state_names(stats.get('state.state'), stats.get('state.reason'))
     active = dom.ID() >= 0
     memory_kib = _int_text(root, 'memory')

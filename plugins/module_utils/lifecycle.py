@@ -142,6 +142,7 @@ class DomainStateRun(object):
         self.xml_has_uuid = False
         self.record_status = None  # the applied record: written, updated, unchanged
         self._stored_before = None
+        self.address_found = None  # wait_for_address's result
 
     # -- the task ---------------------------------------------------------------
 
@@ -464,7 +465,7 @@ class DomainStateRun(object):
 
     def _to_running(self):
         if self.state in _RUNNING:
-            return
+            return self._wait_for_address()
         if self.state == 'paused':
             self._act('resume', 'resume', state='running')
         elif self.state == 'pmsuspended':
@@ -472,6 +473,12 @@ class DomainStateRun(object):
         else:
             self._stop_if_half_dead()
             self._act('create', 'create', state='running', active=True)
+        return self._wait_for_address()
+
+    def _wait_for_address(self):
+        if self.params.get('wait_for_address'):
+            from ansible_collections.domainops.libvirt.plugins.module_utils.address_wait import wait_for_address
+            self.address_found = wait_for_address(self)
 
     def _to_paused(self):
         if self.state == 'paused':
@@ -726,6 +733,8 @@ class DomainStateRun(object):
             result['live_differences'] = self.live_differences
         if self.params['remove_storage']:
             result['removed_storage'] = self.removed_storage
+        if self.address_found is not None:
+            result.update(self.address_found)
         if self.task.module._diff:
             result['diff'] = self._diff(state_before, domain['state'])
         return result

@@ -15,9 +15,13 @@ description:
     O(has_managed_save), O(states)).
   - With O(name) or O(uuid), returns that one domain; RV(domains) is empty when it does not
     exist, which is not a failure.
+  - Each interface comes with its IP addresses (RV(domains[].interfaces[].addresses)) while the
+    domain runs, from the source O(address_source) names.
   - The number of libvirt calls does not grow with the number of domains, except one XML read
-    per domain, made side by side.
-  - Opens a read-only connection, except when O(xml_flags) contains V(secure).
+    per domain and one address query per source for each running domain with interfaces, made
+    side by side.
+  - Opens a read-only connection, except when O(xml_flags) contains V(secure) or O(address_source)
+    is V(agent) or V(any) (libvirt refuses guest agent queries on a read-only connection).
   - The result has the same shape whatever the options, C(changed) (always V(false)) and
     RV(domains). It never has C(actions), as the module changes nothing.
 author:
@@ -84,8 +88,36 @@ options:
     elements: str
     choices: [inactive, secure, update_cpu, migratable]
     default: []
+  address_source:
+    description:
+      - Where the IP addresses of a running domain's interfaces come from (libvirt's
+        C(virDomainInterfaceAddresses) sources).
+      - V(lease) - the DHCP leases of libvirt's own networks (C(<interface type='network'>));
+        the host's record, no guest involvement.
+      - V(agent) - the QEMU guest agent in the guest (a C(<channel>) named
+        C(org.qemu.guest_agent.0) and an agent running in the guest); sees every address the
+        guest has, also on bridged networks. Domains whose agent is not connected are skipped
+        without asking (libvirt shows the channel's state in the live XML).
+      - V(arp) - the host's ARP table (neighbours the host has heard from recently; IPv4 only).
+      - V(any) - V(lease), then V(agent) for the interfaces still without an address, then V(arp).
+      - V(none) - no addresses; every RV(domains[].interfaces[].addresses) is empty.
+      - A source that fails for a domain gives it no addresses and a warning names the domain and
+        libvirt's message; the listing goes on.
+    type: str
+    choices: [none, lease, agent, arp, any]
+    default: lease
+  address_include_local:
+    description:
+      - Also return loopback (V(127.0.0.0/8), V(::1)) and link-local (V(169.254.0.0/16),
+        V(fe80::/10)) addresses, which are left out by default since no other host can reach
+        the guest at them.
+    type: bool
+    default: false
 notes:
   - Filters cannot be combined with O(name) or O(uuid).
+  - Addresses are matched to interfaces by MAC address. Addresses the guest agent reports for
+    guest-side interfaces whose MAC is not one of the domain's interfaces (loopback, tunnels)
+    are not returned.
 seealso:
   - module: domainops.libvirt.virt_domain_state
   - name: libvirt domain XML format
@@ -110,6 +142,17 @@ EXAMPLES = r'''
     xml: true
     xml_flags: [inactive]
   register: web1
+
+- name: The addresses of a guest, from the DHCP leases or else its guest agent
+  domainops.libvirt.virt_domain_info:
+    name: web1
+    address_source: any
+  register: web1_info
+
+- name: Its first IPv4 address
+  ansible.builtin.debug:
+    msg: "{{ web1_info.domains[0].interfaces | map(attribute='addresses') | flatten
+             | selectattr('family', 'equalto', 'ipv4') | map(attribute='address') | first }}"
 
 - name: Names of shut-off domains
   ansible.builtin.debug:
@@ -175,11 +218,36 @@ domains:
         - {target: vda, bus: virtio, device: disk, type: file, source: /var/lib/libvirt/images/web1.qcow2, format: qcow2}
         - {target: sda, bus: sata, device: cdrom, type: file, source: null, format: raw}
     interfaces:
-      description: The domain's network interfaces (mac, type, source, model).
+      description: The domain's network interfaces, in the order of its XML.
       type: list
       elements: dict
-      sample:
-        - {mac: '52:54:00:6b:3c:58', type: network, source: default, model: virtio}
+      contains:
+        mac:
+          description: MAC address.
+          type: str
+          sample: '52:54:00:6b:3c:58'
+        type:
+          description: Interface type (V(network), V(bridge), V(user), ...).
+          type: str
+          sample: network
+        source:
+          description: The network, bridge, device or address in its C(<source>); null when it has none.
+          type: str
+          sample: default
+        model:
+          description: Device model; null when not set.
+          type: str
+          sample: virtio
+        addresses:
+          description:
+            - The interface's IP addresses from O(address_source); empty while the domain is not
+              running or when no source knows one.
+            - Each a dict with C(address), C(prefix) (length), C(family) (V(ipv4) or V(ipv6)) and
+              C(source) (V(lease), V(agent) or V(arp)).
+          type: list
+          elements: dict
+          sample:
+            - {address: 192.168.122.52, prefix: 24, family: ipv4, source: lease}
     applied_record:
       description:
         - Whether the persistent definition carries the applied record of M(domainops.libvirt.virt_domain_state)
@@ -204,6 +272,7 @@ domains:
                 "disks": [{"name": "vda", "snapshot": "internal", "file": null}]}]
 '''
 
+from ansible_collections.domainops.libvirt.plugins.module_utils.addresses import SOURCE_CHOICES, needs_read_write
 from ansible_collections.domainops.libvirt.plugins.module_utils.info import STATE_FILTERS, XML_FLAGS, gather, validate_filters
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
 from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
@@ -229,12 +298,13 @@ def main():
             xml=dict(type='bool', default=False),
             snapshots=dict(type='bool', default=False),
             xml_flags=dict(type='list', elements='str', choices=sorted(XML_FLAGS), default=[]),
+            address_source=dict(type='str', choices=list(SOURCE_CHOICES), default='lease'),
+            address_include_local=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
-    # Always the same result shape: secure XML needs a read-write connection, but the
-    # module still changes nothing and reports no actions.
-    module.run(list_domains, readonly='secure' not in module.params['xml_flags'], changes=False)
+    readonly = 'secure' not in module.params['xml_flags'] and not needs_read_write(module.params['address_source'])
+    module.run(list_domains, readonly=readonly, changes=False)
 
 
 if __name__ == '__main__':

@@ -20,6 +20,8 @@ description:
   - Changing the definition of a running domain does not change the running guest; the result says
     so with RV(restart_required). The module never restarts a domain unless O(state) asks for it.
   - Waits (graceful shutdown, reboot) use libvirt events, within O(timeout).
+  - With O(wait_for_address=true), a running domain is awaited until it has an IP address
+    (for example from its DHCP lease) and the addresses are returned.
 extends_documentation_fragment:
   - domainops.libvirt.connection
   - domainops.libvirt.connection.selector
@@ -90,7 +92,8 @@ options:
     default: present
   timeout:
     description:
-      - Seconds the task may wait in total for the guest (shutdown, reboot, wake-up).
+      - Seconds the task may wait in total for the guest (shutdown, reboot, wake-up, and the
+        address with O(wait_for_address)).
     type: int
     default: 120
   force:
@@ -138,6 +141,48 @@ options:
     type: list
     elements: path
     default: []
+  wait_for_address:
+    description:
+      - With O(state=running), wait (within O(timeout)) until the domain has an IP address that
+        O(address_source), O(address_family) and O(address_interface) accept, and return its
+        interfaces with their addresses in RV(interfaces) and that address in RV(address).
+      - The guest agent connecting (libvirt's agent lifecycle event) wakes the wait up at once;
+        DHCP leases and ARP entries have no event, so the sources are also asked every second.
+      - Fails when the domain stops meanwhile, and on timeout with what it last saw per interface and
+        per source. A domain that already has such an address returns at once, without change.
+      - Waiting is no change. In check mode the addresses of a domain that already runs are read
+        once; a domain the task would start has none yet.
+      - Only with O(state=running).
+    type: bool
+    default: false
+  address_source:
+    description:
+      - With O(wait_for_address), where addresses come from, as in
+        M(domainops.libvirt.virt_domain_info) - V(lease) (libvirt networks' DHCP leases),
+        V(agent) (the QEMU guest agent), V(arp) (the host's ARP table), or V(any) (lease, then
+        agent, then ARP for the interfaces still without an address).
+      - V(agent) and V(any) skip the agent while libvirt shows it disconnected, until it connects.
+    type: str
+    choices: [lease, agent, arp, any]
+    default: any
+  address_family:
+    description: With O(wait_for_address), the kind of address awaited.
+    type: str
+    choices: [any, ipv4, ipv6]
+    default: any
+  address_interface:
+    description:
+      - With O(wait_for_address), only an address on this interface counts - its MAC address, or
+        the network, bridge or device of its C(<source>) (for example the libvirt network V(default)).
+      - A domain without such an interface fails at once.
+      - Not set, any interface of the domain counts.
+    type: str
+  address_include_local:
+    description:
+      - With O(wait_for_address), also count and return loopback and link-local addresses (left out
+        by default).
+    type: bool
+    default: false
   validate:
     description:
       - Let libvirt validate O(xml) against its schema when defining (C(VIR_DOMAIN_DEFINE_VALIDATE)),
@@ -196,6 +241,21 @@ EXAMPLES = r'''
     state: shutdown
     shutdown_mode: [agent, acpi]
     timeout: 300
+
+- name: Start a guest and wait until it has an IPv4 address on the libvirt network 'default'
+  domainops.libvirt.virt_domain_state:
+    name: web01
+    state: running
+    wait_for_address: true
+    address_family: ipv4
+    address_interface: default
+    timeout: 180
+  register: web01_started
+
+- name: Reach it over SSH from now on
+  ansible.builtin.add_host:
+    name: web01
+    ansible_host: "{{ web01_started.address }}"
 
 - name: Reboot a guest on a remote host and wait for the reboot
   domainops.libvirt.virt_domain_state:
@@ -331,6 +391,29 @@ applied_record:
   returned: with O(xml), unless O(state=absent)
   type: str
   sample: unchanged
+address:
+  description:
+    - The first address (in interface order) that O(address_family) and O(address_interface)
+      accept; null in check mode when the domain does not run yet.
+  returned: when O(wait_for_address=true)
+  type: str
+  sample: 192.168.122.52
+interfaces:
+  description:
+    - The domain's interfaces with their addresses, as in M(domainops.libvirt.virt_domain_info)
+      (mac, type, source, model, addresses); C(addresses) is a list of dicts with C(address),
+      C(prefix), C(family) (V(ipv4) or V(ipv6)) and C(source) (V(lease), V(agent) or V(arp)).
+    - Empty in check mode when the domain does not run yet.
+  returned: when O(wait_for_address=true)
+  type: list
+  elements: dict
+  sample:
+    - mac: '52:54:00:6b:3c:58'
+      type: network
+      source: default
+      model: virtio
+      addresses:
+        - {address: 192.168.122.52, prefix: 24, family: ipv4, source: lease}
 removed_storage:
   description: Disk image paths deleted (in check mode, that would be deleted).
   returned: when O(remove_storage=true)
@@ -349,9 +432,15 @@ diff:
     after: "<!-- state: running -->\n<domain type='qemu'>\n  <name>web01</name>\n  <memory unit='KiB'>262144</memory>\n</domain>\n"
 '''
 
+from ansible_collections.domainops.libvirt.plugins.module_utils.address_wait import WAIT_ARGUMENT_SPEC, check_wait_input
 from ansible_collections.domainops.libvirt.plugins.module_utils.lifecycle import (
     DEFAULT_TIMEOUT, SHUTDOWN_MODES, STATES, manage_domain_state)
 from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+
+
+def manage(task):
+    check_wait_input(task.params)
+    return manage_domain_state(task)
 
 
 def main():
@@ -365,11 +454,12 @@ def main():
             remove_storage=dict(type='bool', default=False),
             keep_storage=dict(type='list', elements='path', default=[]),
             validate=dict(type='bool', default=False),
+            **WAIT_ARGUMENT_SPEC
         ),
         required_one_of=[('name', 'uuid', 'xml')],
         supports_check_mode=True,
     )
-    module.run(manage_domain_state, events=True)
+    module.run(manage, events=True)
 
 
 if __name__ == '__main__':

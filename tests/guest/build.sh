@@ -3,6 +3,9 @@
 # (downloaded with apt-get download, unpacked with dpkg-deb -x, never installed) plus
 # a busybox-static initramfs whose /init loads the few drivers a test needs, runs
 # busybox acpid (ACPI power button -> poweroff -f) and prints a READY marker on ttyS0.
+# A guest given a virtio NIC asks for a DHCP lease on it (busybox udhcpc); a guest given
+# the channel org.qemu.guest_agent.0 runs the QEMU guest agent (Debian's qemu-ga, copied
+# in with its shared libraries).
 #
 # Output, in $DOMAINOPS_GUEST_CACHE (default /var/cache/domainops-libvirt/tiny-guest):
 #   vmlinuz  initrd.img  stamp
@@ -18,8 +21,10 @@ set -euo pipefail
 
 cache=${DOMAINOPS_GUEST_CACHE:-/var/cache/domainops-libvirt/tiny-guest}
 meta=${DOMAINOPS_GUEST_KERNEL_META:-linux-image-amd64}
-modules=(button evdev virtio_pci virtio_blk virtio_net virtio_scsi ata_piix sd_mod sr_mod pvpanic_mmio)
+modules=(button evdev virtio_pci virtio_blk virtio_net virtio_scsi virtio_console ata_piix sd_mod sr_mod pvpanic_mmio)
 marker=DOMAINOPS-TINY-GUEST-READY
+lease_marker=DOMAINOPS-TINY-GUEST-LEASE
+agent_pkg=qemu-guest-agent
 
 say() { printf '[tiny-guest] %s\n' "$*" >&2; }
 die() { printf '[tiny-guest] FAILED: %s\n' "$*" >&2; exit 1; }
@@ -91,16 +96,21 @@ if [ -z "$pkg" ]; then
   fi
   [ -n "$pkg" ] || die "cannot find the kernel package behind $meta with apt-cache (Debian only; or set DOMAINOPS_GUEST_KERNEL_PKG)"
 fi
-say "downloading $pkg"
-mkdir -p "$work/dl"
-apt_download() { (cd "$work/dl" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >"$work/dl.log" 2>&1); }
-if ! apt_download; then
-  if apt_update; then apt_download || { cat "$work/dl.log" >&2; die "apt-get download $pkg failed"; }
-  else cat "$work/dl.log" >&2; die "apt-get download $pkg failed"; fi
-fi
+download() {  # download PACKAGE DIR: the package's .deb into DIR (apt-get update once if needed)
+  local package=$1 dir=$2 files
+  say "downloading $package"
+  mkdir -p "$dir"
+  try() { (cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "$package" >"$work/dl.log" 2>&1); }
+  if ! try; then
+    if apt_update; then try || { cat "$work/dl.log" >&2; die "apt-get download $package failed"; }
+    else cat "$work/dl.log" >&2; die "apt-get download $package failed"; fi
+  fi
+  files=("$dir"/*.deb)
+  [ -f "${files[0]}" ] || die "apt-get download $package produced no .deb"
+}
+download "$pkg" "$work/dl"
 debs=("$work"/dl/*.deb)
 deb=${debs[0]}
-[ -f "$deb" ] || die "apt-get download $pkg produced no .deb"
 
 say "unpacking $(basename "$deb") ($(du -m "$deb" | cut -f1) MB)"
 dpkg-deb -x "$deb" "$work/k" || die "dpkg-deb -x $deb failed"
@@ -148,6 +158,26 @@ add_module() {  # add_module NAME: its dependencies first, then itself
 }
 for m in "${modules[@]}"; do add_module "$m"; done
 
+# --- 2b. the QEMU guest agent and the shared libraries it needs ----------------------
+# Debian's qemu-ga, unpacked like the kernel; its libraries are the build host's own
+# (same release; qemu-system-x86 already pulls in glib & co.), found with ldd.
+download "$agent_pkg" "$work/dl-agent"
+agent_debs=("$work"/dl-agent/*.deb)
+dpkg-deb -x "${agent_debs[0]}" "$work/agent" || die "dpkg-deb -x ${agent_debs[0]} failed"
+qga=$work/agent/usr/sbin/qemu-ga
+[ -x "$qga" ] || die "no usr/sbin/qemu-ga in $agent_pkg"
+command -v ldd >/dev/null || die "ldd not found (Debian: libc-bin)"
+if ldd "$qga" | grep -q 'not found'; then
+  agent_deps=$(dpkg-deb -f "${agent_debs[0]}" Depends | sed 's/([^)]*)//g; s/|[^,]*//g; s/,/ /g')
+  say "installing the libraries qemu-ga needs: $agent_deps"
+  # shellcheck disable=SC2086  # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $agent_deps >/dev/null ||
+    die "apt-get install $agent_deps failed"
+  ! ldd "$qga" | grep 'not found' >&2 || die "qemu-ga still misses the libraries above"
+fi
+agent_libs=$(ldd "$qga" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
+[ -n "$agent_libs" ] || die "ldd found no libraries for qemu-ga"
+
 # --- 3. the initramfs tree ----------------------------------------------------------
 root=$work/initramfs
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc/acpi/PWRF,lib/modules}
@@ -155,7 +185,12 @@ cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
-for a in poweroff reboot halt init acpid insmod modprobe mdev; do ln -sf ../bin/busybox "$root/sbin/$a"; done
+for a in poweroff reboot halt init acpid insmod modprobe mdev udhcpc; do ln -sf ../bin/busybox "$root/sbin/$a"; done
+cp "$qga" "$root/sbin/qemu-ga"
+for lib in $agent_libs; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
 : >"$root/etc/modules.load"
 i=0
 for path in "${order[@]}"; do
@@ -176,6 +211,30 @@ poweroff -f
 EOF
 chmod 755 "$root/etc/acpi/PWRF/00000080"
 
+cat >"$root/sbin/shutdown" <<'EOF'
+#!/bin/sh
+# What qemu-ga runs for guest-shutdown (shutdown -P|-H|-r +0 MESSAGE): do it at once.
+echo "tiny-guest: guest agent -> shutdown $1" >/dev/console
+sync
+case "$1" in -r) reboot -f ;; *) poweroff -f ;; esac
+EOF
+chmod 755 "$root/sbin/shutdown"
+
+cat >"$root/etc/udhcpc.sh" <<EOF
+#!/bin/sh
+# busybox udhcpc's events (\$interface, \$ip, \$mask = prefix length): set the address
+# and print the lease marker on the serial console (tests time boot-to-lease with it).
+tty=/dev/ttyS0; [ -c \$tty ] || tty=/dev/console
+case "\$1" in
+  deconfig) ip -4 addr flush dev "\$interface"; ip link set "\$interface" up ;;
+  bound|renew)
+    ip -4 addr flush dev "\$interface"
+    ip addr add "\$ip/\$mask" dev "\$interface"
+    echo "$lease_marker \$interface \$ip/\$mask uptime=\$(cut -d' ' -f1 /proc/uptime)" >\$tty ;;
+esac
+EOF
+chmod 755 "$root/etc/udhcpc.sh"
+
 cat >"$root/init" <<EOF
 #!/bin/sh
 # domainops tiny guest init (kernel $kver)
@@ -193,16 +252,40 @@ n=0
 while [ ! -e /dev/input/event0 ] && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
 acpid -c /etc/acpi -l /dev/console
 ttys=/dev/ttyS0; [ -c \$ttys ] || ttys=/dev/console
+# Network: loopback up; every other interface (a virtio NIC) asks for a DHCP lease in
+# the background and keeps renewing it (/etc/udhcpc.sh prints $lease_marker).
+ip link set lo up
+for netdev in /sys/class/net/*; do
+  dev=\${netdev##*/}
+  [ "\$dev" = lo ] && continue
+  ip link set "\$dev" up
+  udhcpc -f -i "\$dev" -s /etc/udhcpc.sh >/dev/null 2>&1 &
+done
+# The QEMU guest agent, when the domain has its channel (org.qemu.guest_agent.0). The
+# port's name arrives from the host shortly after the driver binds: wait a little.
+for port in /sys/class/virtio-ports/vport*; do
+  [ -e "\$port" ] || continue
+  n=0
+  while [ ! -s "\$port/name" ] && [ \$n -lt 20 ]; do sleep 0.1; n=\$((n + 1)); done
+  [ "\$(cat "\$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+  mkdir -p /run/qemu-ga
+  qemu-ga -m virtio-serial -p "/dev/\${port##*/}" -t /run/qemu-ga -f /run/qemu-ga.pid -d &&
+    echo "tiny-guest: guest agent on /dev/\${port##*/}" >\$ttys
+done
 # Commands typed on the guest's keyboard (virDomainSendKey reaches the first virtual
 # console), for tests that need the states a guest causes itself: 'suspend' suspends
 # to RAM (pmsuspended, with <pm><suspend-to-mem enabled='yes'/>), 'panic' panics the
-# kernel (crashed, with a <panic> device and <on_crash>preserve).
+# kernel (crashed, with a <panic> device and <on_crash>preserve), 'agent-freeze' stops
+# the guest agent without closing its channel (an agent that hangs: libvirt still shows
+# it connected).
 ( while :; do
     read -r cmd </dev/tty1 || sleep 1
     case "\$cmd" in
       suspend) echo "tiny-guest: suspend to RAM" >\$ttys; echo mem >/sys/power/state
                echo "tiny-guest: resumed" >\$ttys ;;
       panic) echo "tiny-guest: panic" >\$ttys; echo c >/proc/sysrq-trigger ;;
+      agent-freeze) echo "tiny-guest: guest agent stopped (SIGSTOP)" >\$ttys
+                    kill -STOP "\$(cat /run/qemu-ga.pid)" ;;
     esac
   done ) &
 echo "$marker kernel=\$(uname -r) uptime=\$(cut -d' ' -f1 /proc/uptime)" >\$ttys
@@ -226,6 +309,8 @@ script=$script_sha
 kernel_package=$pkg
 kernel=$kver
 marker=$marker
+lease_marker=$lease_marker
+agent_package=$(basename "${agent_debs[0]}")
 modules=$(printf '%s ' "${order[@]##*/}")
 built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 EOF

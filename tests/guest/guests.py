@@ -38,9 +38,17 @@ GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
 BUILD_SCRIPT = os.path.join(GUEST_DIR, 'build.sh')
 DEFAULT_CACHE = '/var/cache/domainops-libvirt/tiny-guest'
 READY_MARKER = 'DOMAINOPS-TINY-GUEST-READY'
+# Printed by the tiny guest's DHCP client script each time it gets (or renews) a lease:
+# '<marker> <interface> <address>/<prefix> uptime=<s>'.
+LEASE_MARKER = 'DOMAINOPS-TINY-GUEST-LEASE'
+# The virtio-serial channel the QEMU guest agent listens on (the tiny guest starts
+# qemu-ga when the domain has it).
+AGENT_CHANNEL = ("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+                 "</channel>")
 # Typed on the tiny guest's keyboard (guest_command), read by its init from tty1:
-# 'suspend' suspends to RAM, 'panic' panics the kernel (see build.sh).
-GUEST_COMMANDS = ('suspend', 'panic')
+# 'suspend' suspends to RAM, 'panic' panics the kernel, 'agent-freeze' makes the guest
+# agent hang (SIGSTOP; its channel stays connected) (see build.sh).
+GUEST_COMMANDS = ('suspend', 'panic', 'agent-freeze')
 PANIC_DEVICE = "<panic model='isa'/>"
 # What SeaBIOS prints once it has tried every boot device.
 FIRMWARE_IDLE_MARKER = 'No bootable device.'
@@ -53,7 +61,8 @@ __all__ = [
     'READY_MARKER', 'MACHINE', 'KERNEL_CMDLINE', 'cache_dir', 'cache_paths', 'build',
     'tiny_guest_xml', 'noos_guest_xml', 'count_ready', 'wait_for_ready',
     'wait_for_firmware_idle', 'wait_for_state', 'GuestTimeout', 'FIRMWARE_IDLE_MARKER',
-    'GUEST_COMMANDS', 'PANIC_DEVICE', 'guest_command',
+    'GUEST_COMMANDS', 'PANIC_DEVICE', 'guest_command', 'LEASE_MARKER', 'AGENT_CHANNEL', 'nic_xml',
+    'leases', 'wait_for_lease',
 ]
 
 
@@ -98,7 +107,8 @@ def build(quiet: bool = True) -> dict:
 def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
                    extra_devices: str = '', kernel: str | None = None,
                    initrd: str | None = None, cmdline: str = KERNEL_CMDLINE,
-                   crash_preserve: bool = False, suspend_to_mem: bool = False) -> str:
+                   crash_preserve: bool = False, suspend_to_mem: bool = False,
+                   network: str | None = None, mac: str | None = None, agent: bool = False) -> str:
     """Domain XML of the tiny real guest (direct kernel boot, serial console to a file).
 
     ``extra_devices`` is raw XML inserted inside ``<devices>`` (disks, interfaces...).
@@ -107,7 +117,14 @@ def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
     ``crash_preserve`` adds a pvpanic device and ``<on_crash>preserve``: the guest
     command 'panic' then leaves the domain crashed. ``suspend_to_mem`` enables S3:
     the guest command 'suspend' then leaves it pmsuspended (see ``GUEST_COMMANDS``).
+    ``network`` adds a virtio NIC on that libvirt network (``mac`` optional): the guest
+    asks for a DHCP lease on it (``wait_for_lease``). ``agent`` adds the guest agent's
+    channel: the guest runs qemu-ga on it. Without them the guest has neither.
     """
+    if agent:
+        extra_devices = '    ' + AGENT_CHANNEL + '\n' + extra_devices
+    if network is not None:
+        extra_devices = '    ' + nic_xml(network, mac) + '\n' + extra_devices
     if crash_preserve:
         extra_devices = '    ' + PANIC_DEVICE + '\n' + extra_devices
     paths = cache_paths()
@@ -142,6 +159,13 @@ def tiny_guest_xml(name: str, serial_log_path: str, memory_mib: int = 128,
            on_crash='preserve' if crash_preserve else 'destroy',
            pm="\n  <pm><suspend-to-mem enabled='yes'/></pm>" if suspend_to_mem else '',
            extra=_devices_block(extra_devices))
+
+
+def nic_xml(network: str, mac: str | None = None) -> str:
+    """A virtio interface on a libvirt network (device XML, one line)."""
+    mac_el = "<mac address=%s/>" % quoteattr(mac) if mac else ''
+    return "<interface type='network'>%s<source network=%s/><model type='virtio'/></interface>" % (
+        mac_el, quoteattr(network))
 
 
 def _devices_block(extra_devices: str) -> str:
@@ -237,6 +261,27 @@ def _wait_for_text(path: str, text: str, count: int, timeout: float, poll: float
         time.sleep(poll)
 
 
+def leases(serial_log_path: str) -> list:
+    """[(interface, 'address/prefix', guest uptime)] of every lease the guest printed, in order."""
+    try:
+        with open(serial_log_path, 'rb') as f:
+            text = f.read().decode('utf-8', 'replace')
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in text.splitlines():
+        fields = line.strip().split()
+        if len(fields) >= 4 and fields[0] == LEASE_MARKER:
+            found.append((fields[1], fields[2], float(fields[3].split('=', 1)[1])))
+    return found
+
+
+def wait_for_lease(serial_log_path: str, timeout: float = 60, count: int = 1, poll: float = 0.2) -> tuple:
+    """Wait until the guest printed its ``count``-th lease; returns (seconds waited, 'address/prefix')."""
+    waited = _wait_for_text(serial_log_path, LEASE_MARKER, count, timeout, poll)
+    return waited, leases(serial_log_path)[count - 1][1]
+
+
 def wait_for_state(dom, state: int, timeout: float = 15, poll: float = 0.1) -> float:
     """Wait until ``dom.state()[0] == state`` (a ``libvirt.VIR_DOMAIN_*`` state).
 
@@ -264,25 +309,34 @@ def _tail(path: str, size: int = 1500) -> str:
 
 
 def _main(argv: list) -> int:
-    usage = ('usage: guests.py paths | xml NAME LOG [MEMORY_MIB] | noos-xml NAME '
-             '| wait LOG [TIMEOUT] [COUNT] | count LOG')
+    usage = ('usage: guests.py paths | xml NAME LOG [MEMORY_MIB] [--network NET] [--agent] | noos-xml NAME '
+             '| wait LOG [TIMEOUT] [COUNT] | count LOG | wait-lease LOG [TIMEOUT]')
     if not argv:
         print(usage, file=sys.stderr)
         return 2
     cmd, args = argv[0], argv[1:]
+    network, agent = None, '--agent' in args
+    args = [a for a in args if a != '--agent']
+    if '--network' in args:
+        at = args.index('--network')
+        network = args[at + 1]
+        del args[at:at + 2]
     try:
         if cmd == 'paths':
             p = build()
             print(p['kernel'])
             print(p['initrd'])
         elif cmd == 'xml' and len(args) in (2, 3):
-            print(tiny_guest_xml(args[0], args[1], *(int(a) for a in args[2:])), end='')
+            print(tiny_guest_xml(args[0], args[1], *(int(a) for a in args[2:]), network=network, agent=agent),
+                  end='')
         elif cmd == 'noos-xml' and len(args) == 1:
             print(noos_guest_xml(args[0]), end='')
         elif cmd == 'wait' and 1 <= len(args) <= 3:
             waited = wait_for_ready(args[0], float(args[1]) if len(args) > 1 else 90,
                                     int(args[2]) if len(args) > 2 else 1)
             print('%.1f' % waited)
+        elif cmd == 'wait-lease' and 1 <= len(args) <= 2:
+            print(wait_for_lease(args[0], float(args[1]) if len(args) > 1 else 60)[1].split('/')[0])
         elif cmd == 'count' and len(args) == 1:
             print(count_ready(args[0]))
         else:

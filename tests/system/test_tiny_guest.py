@@ -16,6 +16,7 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, 'guest'))
 sys.path.insert(0, os.path.join(TESTS, 'lib'))
 import guests  # noqa: E402
+import network  # noqa: E402
 from modrun import remove_domain  # noqa: E402
 
 URI = 'qemu:///system'
@@ -115,6 +116,45 @@ def test_tiny_guest_powers_off_on_key_power(conn, tiny_guest_built, tmp_path):
         guests.wait_for_state(dom, libvirt.VIR_DOMAIN_SHUTOFF, timeout=10)
     finally:
         _cleanup(dom)
+
+
+def test_tiny_guest_gets_a_lease_and_runs_the_agent(conn, tiny_guest_built, tmp_path):
+    """With a NIC on an isolated network and the agent channel: a DHCP lease libvirt
+    sees, an agent that answers and connects (agent lifecycle), and that powers the
+    guest off (shutdown_mode agent)."""
+    log = str(tmp_path / 'serial.log')
+    net_name = _name('net')
+    dom = None
+    net = network.create_isolated_network(conn, net_name)
+    try:
+        dom = conn.defineXML(guests.tiny_guest_xml(_name('net'), log, network=net_name, agent=True))
+        started = time.monotonic()
+        dom.create()
+        guests.wait_for_lease(log, timeout=90)
+        to_lease = time.monotonic() - started
+        interface, address, uptime = guests.leases(log)[0]
+        assert interface == 'eth0'
+        ip = address.split('/')[0]
+        assert ip.startswith(net['subnet'].rsplit('.', 1)[0] + '.'), (address, net)
+        sys.stderr.write('start to lease %.1f s (guest uptime %.1f s)\n' % (to_lease, uptime))
+
+        lease = dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0)
+        assert [a['addr'] for iface in lease.values() for a in iface['addrs']] == [ip]
+
+        deadline = time.monotonic() + 30
+        while "state='connected'" not in dom.XMLDesc(0) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        agent = dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0)
+        assert ip in [a['addr'] for a in agent['eth0']['addrs']]
+        assert agent['eth0']['hwaddr'] == list(lease.values())[0]['hwaddr']
+
+        dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
+        guests.wait_for_state(dom, libvirt.VIR_DOMAIN_SHUTOFF, timeout=20)
+        with open(log) as f:
+            assert 'guest agent -> shutdown' in f.read()
+    finally:
+        _cleanup(dom)
+        network.destroy_network(conn, net_name)
 
 
 def test_noos_guest_ignores_shutdown(conn):

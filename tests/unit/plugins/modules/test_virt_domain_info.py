@@ -34,7 +34,8 @@ def test_lists_every_domain_with_fields(run_module, define_domain, unique_name, 
         dict(target='vda', bus='virtio', device='disk', type='file', source='/var/lib/images/a.qcow2', format='qcow2'),
         dict(target='hdc', bus='ide', device='cdrom', type='file', source=None, format=None),
     ]
-    assert entry['interfaces'] == [dict(mac='52:54:00:12:34:56', type='network', source='default', model='virtio')]
+    assert entry['interfaces'] == [dict(mac='52:54:00:12:34:56', type='network', source='default', model='virtio',
+                                        addresses=[])]
     assert 'xml' not in entry
 
 
@@ -128,3 +129,52 @@ def test_one_result_shape_whatever_the_flags(run_module, args):
 def test_xml_flags_without_xml_is_an_error(run_module):
     result = run_module(virt_domain_info, dict(xml_flags=['secure']))
     assert result['failed'] and 'give xml: true' in result['msg'] and 'actions' not in result
+
+
+# -- addresses (the test driver answers every source with made-up addresses) ---------
+
+TWO_NICS_AND_AGENT = (
+    "<interface type='network'><mac address='52:54:00:aa:00:01'/><source network='default'/></interface>"
+    "<interface type='bridge'><mac address='52:54:00:aa:00:02'/><source bridge='br0'/></interface>"
+    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+)
+
+
+def _addresses(entry):
+    return [[(a['address'], a['prefix'], a['family'], a['source']) for a in iface['addresses']]
+            for iface in entry['interfaces']]
+
+
+@pytest.mark.parametrize('source, expect', [
+    ('lease', 'lease'), ('agent', 'agent'), ('arp', 'arp'), ('any', 'lease'), ('none', None)])
+def test_addresses_of_a_running_domain_by_source(run_module, conn, define_domain, unique_name,
+                                                 minimal_domain_xml, source, expect):
+    dom = define_domain(minimal_domain_xml(unique_name, extra=TWO_NICS_AND_AGENT))
+    dom.create()
+    answer = dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0)
+    by_mac = dict((v['hwaddr'], v['addrs'][0]['addr']) for v in answer.values())
+    result = run_module(virt_domain_info, {'name': unique_name, 'address_source': source})
+    assert not result.get('failed'), result
+    got = _addresses(result['domains'][0])
+    if expect is None:
+        assert got == [[], []]
+    else:
+        # agent needs a read-write connection: that it answered shows the module opened one
+        assert got == [[(by_mac['52:54:00:aa:00:01'], 24, 'ipv4', expect)],
+                       [(by_mac['52:54:00:aa:00:02'], 24, 'ipv4', expect)]]
+
+
+def test_default_source_is_lease_and_shut_off_domains_have_none(run_module, define_domain, unique_name,
+                                                                minimal_domain_xml):
+    define_domain(minimal_domain_xml(unique_name, extra=TWO_NICS_AND_AGENT))
+    result = run_module(virt_domain_info, {})
+    assert _addresses(by_name(result, unique_name)[0]) == [[], []]
+    test = by_name(result, 'test')[0]
+    assert [a['source'] for iface in test['interfaces'] for a in iface['addresses']] == ['lease']
+
+
+def test_agent_source_skips_a_domain_without_agent_channel(run_module):
+    # 'test' has no guest agent channel: not asked, no addresses, no warning
+    result = run_module(virt_domain_info, {'name': 'test', 'address_source': 'agent'})
+    assert _addresses(result['domains'][0]) == [[]]
+    assert not result.get('warnings')
