@@ -8,12 +8,16 @@
 # is skipped as a whole, and scripts/test.sh reports the conformance suite as not run;
 # with DOMAINOPS_SHARED set, a missing corpus fails.
 import os
+import sys
 import uuid
 
 import libvirt
 import pytest
 
 from ansible_collections.domainops.libvirt.plugins.module_utils import domain_xml as dx
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
+from modrun import remove_domain, step  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get('DOMAINOPS_SHARED') or os.path.join(os.path.dirname(REPO), 'shared')
@@ -117,3 +121,17 @@ def test_libvirt_test_suite_document_compares_equal(conn, aliases, name):
             dom.undefineFlags(UNDEFINE_FLAGS)
         except libvirt.libvirtError:
             dom.undefine()
+
+
+@pytest.mark.parametrize('name', [n for n in documents() if not n.startswith('MISSING:') and n not in KNOWN_DRIFT])
+def test_libvirt_test_suite_document_through_the_module(conn, name):
+    """Defined by virt_domain_state: check mode changes nothing, the real run defines, and
+    the check and real runs again change nothing and call no defineXML (actions == [])."""
+    with open(os.path.join(LIBVIRT_TESTS, name), 'rb') as handle:
+        desired = unique(handle.read())
+    domain = desired.findtext('name')
+    try:
+        step(conn, domain, 'virt_domain_state', dict(xml=dx.to_text(desired, pretty=False, mask_secrets=False)),
+             ['define'])
+    finally:
+        remove_domain(conn, domain)
