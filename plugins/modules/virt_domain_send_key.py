@@ -149,7 +149,7 @@ sent:
   description:
     - The keycodes of each combination, in the order they were pressed (in check mode,
       would be pressed), in O(codeset).
-    - Empty for O(text) unless O(show_text=true): the keycodes would spell the text.
+    - Empty for O(text) unless O(show_text=true), as the keycodes would spell the text.
   returned: success
   type: list
   elements: list
