@@ -189,7 +189,7 @@ def query_many(jobs, source, include_local=False, timeout=None):
         del pending[:]  # queued ones are not started any more
     for key, _dom, _root in jobs:
         if key not in answered:
-            answered[key] = ({}, dict(timeout='no answer within %s s' % timeout))
+            answered[key] = ({}, dict(timeout='no answer within %.1f s' % timeout))
     return answered
 
 

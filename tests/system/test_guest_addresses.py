@@ -3,6 +3,7 @@
 # virt_domain_state waits for the address (check, real, check, real), virt_domain_info
 # shows it from the lease and from the agent, the agent shuts the guest down, and a
 # guest without an agent never holds a wait beyond its timeout.
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import libvirt
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from modrun import remove_domain, run_module, step  # noqa: E402
+from modrun import remove_domain, run_module, step, warnings_of  # noqa: E402
 from sysenv import REPO, URI, VENV_BIN, connect, tiny_xml, unique  # noqa: E402
 
 import guests  # noqa: E402  (tests/guest, put on sys.path by sysenv)
@@ -146,9 +147,9 @@ def test_guest_without_agent_never_holds_the_wait_beyond_its_timeout(conn, net, 
         result = run_module('virt_domain_state', dict(name=name, state='running', wait_for_address=True,
                                                       address_source='agent', timeout=15), URI)
         took = time.monotonic() - started
-        # the task's timeout covers the start and the wait together
-        assert result['failed'] and 10 < result['waited'] <= 15, result
-        assert 15 <= took < 20, took
+        # the task's timeout covers the start and the wait together (the process start does not count)
+        assert result['failed'] and 10 < result['waited'] < 15.5, result
+        assert 15 <= took < 15 + 5, took
         assert 'has no IP address from source agent after 15.' in result['msg'], result['msg']
         assert 'agent: skipped: the guest agent is not connected' in result['msg'], result['msg']
         assert result['actions'] == ['create'] and result['domain']['state'] == 'running'
@@ -168,6 +169,26 @@ def _inventory(tmp_path, name, source, timeout=3):
     return time.monotonic() - started, proc.returncode, proc.stdout, proc.stderr
 
 
+_READ_HYPERVISOR = '''
+import json, sys, time
+from ansible_collections.domainops.libvirt.plugins.inventory.libvirt import read_hypervisors
+options = dict(states=None, name_patterns=[sys.argv[2]], address_source=sys.argv[3], address_timeout=float(sys.argv[4]),
+               address_include_local=False, metadata_namespace=None)
+started = time.monotonic()
+listing = read_hypervisors([sys.argv[1]], options, 60)[0]
+listing['seconds'] = time.monotonic() - started
+print(json.dumps(listing))
+'''
+
+
+def _read_hypervisor(name, source, timeout):
+    """The inventory plugin's listing of the domain `name`, read in a new process, with the seconds it took."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, '.build', 'collections'))
+    proc = subprocess.run([sys.executable, '-c', _READ_HYPERVISOR, URI, name, source, str(timeout)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, check=True)
+    return json.loads(proc.stdout)
+
+
 def test_hung_guest_agent_never_holds_the_inventory_beyond_its_timeout(conn, net, tmp_path):
     name = unique('hung')
     log = str(tmp_path / 'serial.log')
@@ -184,23 +205,32 @@ def test_hung_guest_agent_never_holds_the_inventory_beyond_its_timeout(conn, net
         # libvirt still shows the agent connected: only a query finds out that it hangs
         assert "state='connected'" in conn.lookupByName(name).XMLDesc(0)
 
-        baseline, rc, out, err = _inventory(tmp_path, name, 'none')
-        assert rc == 0 and name in out, err
+        # The plugin's reading of the hypervisor, timed inside a process of its own
+        # (ansible-inventory's start, seconds on a loaded bench, would hide what is
+        # measured): asking the hung agent costs at most address_timeout more than nothing.
+        timings = {}
+        for source in ('none', 'agent'):
+            listing = _read_hypervisor(name, source, 3)
+            timings[source] = listing['seconds']
+            assert listing['error'] is None and [h['name'] for h in listing['hosts']] == [name], listing
+        assert "'%s' (timeout: no answer within 3.0 s)" % name in listing['note'], listing
+        sys.stderr.write('reading the hypervisor without addresses %.2f s, asking the hung agent '
+                         '(address_timeout 3) %.2f s\n' % (timings['none'], timings['agent']))
+        assert timings['agent'] - timings['none'] < 3 + 1, timings
+
+        # the same through ansible-inventory: the host is listed, the warning names it
         took, rc, out, err = _inventory(tmp_path, name, 'agent', timeout=3)
         assert rc == 0 and name in out, err
         flat = ' '.join(err.split())
         assert "no addresses for 1 running domain(s) of %s: '%s' (timeout: no answer within 3.0 s)" % (URI, name) \
             in flat, err
-        sys.stderr.write('inventory without addresses %.1f s, with the hung agent asked (address_timeout 3) %.1f s\n'
-                         % (baseline, took))
-        assert took - baseline < 3 + 3, (baseline, took)
 
         # virt_domain_info has no bound of its own: libvirt's agent timeout ends the query
         started = time.monotonic()
         info = run_module('virt_domain_info', dict(name=name, address_source='agent'), URI)
         sys.stderr.write('virt_domain_info asking the hung agent: %.1f s\n' % (time.monotonic() - started))
         assert not info['failed'] and _addresses(info) == []
-        assert 'agent: error:' in ' '.join(str(w) for w in info.get('warnings', [])), info
+        assert 'agent: error:' in ' '.join(warnings_of(info)), info
 
         # wait_for_address keeps to its timeout even while every agent query hangs
         started = time.monotonic()
@@ -208,7 +238,7 @@ def test_hung_guest_agent_never_holds_the_inventory_beyond_its_timeout(conn, net
                                                       address_source='agent', timeout=8), URI)
         took = time.monotonic() - started
         assert waited['failed'] and 'has no IP address from source agent after 8.' in waited['msg'], waited
-        assert 'agent: timeout: no answer within' in waited['msg'], waited['msg']
-        assert took < 8 + 2, took
+        assert 'timeout: no answer within' in waited['msg'], waited['msg']
+        assert waited['waited'] < 8.5 and took < 8 + 5, (waited['waited'], took)
     finally:
         remove_domain(conn, name)
