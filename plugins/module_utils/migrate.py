@@ -309,9 +309,12 @@ class MigrationRun(object):
             self.task.mutate('set_max_downtime(%d)' % p['max_downtime'], self.dom.migrateSetMaxDowntime,
                              p['max_downtime'], 0)
         if self.check_mode:
-            self.task.mutate(action, self.dom.migrate3)  # recorded, not called
-            if p.get('postcopy_after') is not None:  # a real run switches when it lasts that long
+            # Recorded, not called, in the order a real run records them: an action is
+            # recorded once it succeeded, and the switch to post-copy succeeds while the
+            # migration still runs (a real run switches when it lasts that long).
+            if p.get('postcopy_after') is not None:
                 self.task.mutate('start_postcopy', self.dom.migrateStartPostCopy)
+            self.task.mutate(action, self.dom.migrate3)
             return
         started = time.monotonic()
         with _MigrationWatch(self.src, self.dom) as watch:

@@ -164,14 +164,14 @@ def document_specs(count):
             choices = [f for f in FRAGMENTS if f[0] == group and f[3] in (None, family)]
             _group, tag, args, _where = choices[turn[group] % len(choices)]
             turn[group] += 1
-            if all(tag != t for t, _ in picked):
+            if all(tag != t for t, dummy in picked):
                 picked.append((tag, args))
-        name = 'vi-%s-%s-%s' % (osinfo.replace('.', ''), _machine_tag(machine), '-'.join(t for t, _ in picked))
+        name = 'vi-%s-%s-%s' % (osinfo.replace('.', ''), _machine_tag(machine), '-'.join(t for t, dummy in picked))
         if name in used:
             name += '-%d' % i
         used.add(name)
-        specs.append(dict(name=name, osinfo=osinfo, machine=machine, tags=[t for t, _ in picked],
-                          args=[a for _, a in picked]))
+        specs.append(dict(name=name, osinfo=osinfo, machine=machine, tags=[t for t, dummy in picked],
+                          args=[a for dummy, a in picked]))
     return specs
 
 

@@ -388,5 +388,5 @@ def _compare_with_own_define(conn, name, own_name, edited, base, findings):
     paths += ['libvirt has, module not: %s' % d.path for d in dx.compare_domain(theirs, mine, aliases)]
     diff = [line for line in difflib.unified_diff(_pretty(theirs), _pretty(mine), 'libvirt define', 'module', n=1,
                                                    lineterm='') if not line.startswith(('---', '+++'))]
-    findings.problem('edit-result-differs', '%s\n%s' % ('; '.join(paths) or 'compare_domain sees no difference',
-                                                        '\n'.join(diff[:40])))
+    named = '; '.join(paths) or 'compare_domain sees no difference'
+    findings.problem('edit-result-differs', '%s\n%s' % (named, '\n'.join(diff[:40])))

@@ -278,7 +278,7 @@ def test_postcopy_switch_with_compression_and_auto_converge(hosts, tiny):
     # Slow enough (5 MiB/s) that the switch to post-copy after 1 s happens.
     real = migrate_step(hosts, A, name, dict(dest_uri=B, bandwidth=5, postcopy=True, postcopy_after=1,
                                              compression=['xbzrle'], auto_converge=True, **LOOPBACK),
-                        ['migrate(live)', 'start_postcopy'])
+                        ['start_postcopy', 'migrate(live)'])
     assert real['job'].get('compression_cache', 0) > 0, real['job']
     assert _where(hosts, name) == dict(a=None, b=RUNNING)
     assert guests.count_ready(log) == 1, 'the guest booted again:\n' + open(log).read()[-600:]
