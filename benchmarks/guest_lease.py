@@ -64,7 +64,7 @@ def main():
     guests.build()
     libvirt.registerErrorHandler(lambda _c, _e: None, None)
     libvirt.virEventRegisterDefaultImpl()
-    loop = threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl() for _ in iter(int, 1)])
+    loop = threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl() for dummy in iter(int, 1)])
     loop.daemon = True
     loop.start()
     conn = libvirt.open(URI)

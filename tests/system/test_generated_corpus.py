@@ -386,7 +386,7 @@ def _compare_with_own_define(conn, name, own_name, edited, base, findings):
     aliases = dx.machine_aliases(conn.getCapabilities())
     paths = ['module has, libvirt not: %s' % d.path for d in dx.compare_domain(mine, theirs, aliases)]
     paths += ['libvirt has, module not: %s' % d.path for d in dx.compare_domain(theirs, mine, aliases)]
-    diff = [line for line in difflib.unified_diff(_pretty(theirs), _pretty(mine), 'libvirt define', 'module', n=1,
-                                                   lineterm='') if not line.startswith(('---', '+++'))]
+    lines = difflib.unified_diff(_pretty(theirs), _pretty(mine), 'libvirt define', 'module', n=1, lineterm='')
+    diff = [line for line in lines if not line.startswith(('---', '+++'))]
     named = '; '.join(paths) or 'compare_domain sees no difference'
     findings.problem('edit-result-differs', '%s\n%s' % (named, '\n'.join(diff[:40])))
