@@ -10,7 +10,7 @@
 # cannot ship with the project; run when ../shared or DOMAINOPS_SHARED provides it,
 # reported "not run" otherwise, and required when DOMAINOPS_SHARED is set), sanity
 # (scripts/sanity.sh: ansible-test on the newest and oldest ansible-core), integration
-# (scripts/integration.sh, on the newest and the oldest ansible-core), molecule
+# (scripts/integration.sh: every target on the newest ansible-core, a subset on the oldest), molecule
 # (molecule test --all in extensions/, when it has scenarios, on the collection built
 # and installed into a temp collections path the way users install it), build
 # (ansible-galaxy collection build + install into a temp dir + ansible-doc of every
@@ -63,11 +63,17 @@ suite_conformance() {
   run_pytest tests/conformance
 }
 suite_sanity() { "$repo/scripts/sanity.sh"; }
-# Integration on the newest ansible-core and on the oldest that meta/runtime.yml declares.
+# Integration: every target on the newest ansible-core; on the oldest that meta/runtime.yml
+# declares, the targets that need no booted guest plus the inventory plugin. The module
+# code is the same on both controllers: what differs is the controller (the inventory
+# plugin, action and callback plumbing) and the module_utils it ships in AnsiballZ, which
+# any module run exercises; the guest-booting targets would only repeat the newest run
+# (about 10 minutes of CI) on the same module code.
+oldest_targets=(virt_network_pool_volume virt_domain_autostart virt_domain_screenshot inventory_libvirt)
 suite_integration() {
   local on=()
   "$repo/scripts/integration.sh" || on+=(newest)
-  "$repo/scripts/integration.sh" --oldest || on+=(oldest)
+  "$repo/scripts/integration.sh" --oldest "${oldest_targets[@]}" || on+=(oldest)
   [ ${#on[@]} = 0 ] || { note="failed on the ${on[*]} ansible-core"; return 1; }
 }
 # The module pages and CHANGELOG.rst are generated: fail when they are stale.
