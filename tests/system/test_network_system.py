@@ -1,10 +1,12 @@
 """virt_network on the real daemon: an isolated network with DHCP (no <forward>, a private
-range, never routed), defined, started, a DHCP host added and removed in place while a
-guest is attached (the bridge keeps its ifindex and the guest's tap stays on it), a change
-that needs a restart, bad input, and removal. Every change: check, real, check, real.
+range, never routed), defined, started, a DHCP host added and removed in place while the
+tiny real guest holds a lease on it (the bridge keeps its ifindex, the guest's tap stays on
+it, the guest keeps the same lease and still answers), a change that needs a restart, bad
+input, and removal. Every change: check, real, check, real.
 """
 
 import os
+import socket
 import sys
 import uuid
 
@@ -14,7 +16,9 @@ import pytest
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, 'lib'))
 from modrun import one_line_problems, remove_domain, run_module, step  # noqa: E402
-from sysenv import URI, connect, noos_xml  # noqa: E402
+from sysenv import URI, connect, tiny_xml  # noqa: E402
+
+import guests  # noqa: E402  (tests/guest, put on sys.path by sysenv)
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
@@ -69,6 +73,23 @@ def bridge_ports(bridge):
     return sorted(os.listdir('/sys/class/net/%s/brif' % bridge))
 
 
+def leases_of(conn, name, mac):
+    """The network's DHCP leases of `mac` (address, expiry, client id...), as libvirt reads them from dnsmasq."""
+    return [lease for lease in conn.networkLookupByName(name).DHCPLeases() if lease['mac'] == mac]
+
+
+def answers(address, timeout=10):
+    """Whether the guest's network stack answers a TCP connection from this host: a
+    refusal (RST from a closed port of the guest) is an answer; silence is not."""
+    try:
+        socket.create_connection((address, 9), timeout=timeout).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture
 def conn():
     connection = connect()
@@ -76,8 +97,9 @@ def conn():
     connection.close()
 
 
-def test_dhcp_host_added_and_removed_in_place_with_a_guest_attached(conn):
+def test_dhcp_host_added_and_removed_in_place_with_a_guest_attached(conn, tmp_path):
     tag = uuid.uuid4().hex[:6]
+    log = str(tmp_path / 'serial.log')
     name, bridge, guest = 'i16-net-%s' % tag, 'i16br%s' % tag, 'i16-guest-%s' % tag
     subnet, base = network_xml(name, bridge)
     host = "\n      <host mac='52:54:00:16:00:01' name='web' ip='%s.10'/>" % subnet
@@ -88,27 +110,40 @@ def test_dhcp_host_added_and_removed_in_place_with_a_guest_attached(conn):
         result = step(conn, name, 'virt_network', dict(xml=base, state='running'), ['define', 'create'], snap=snap)
         assert result['network']['active'] and result['network']['bridge'] == bridge
         assert result['applied_record'] == 'written'
-        # a guest on the network
-        dom = conn.defineXML(noos_xml(guest, extra="<interface type='network'><source network='%s'/>"
-                                                   "<model type='virtio'/></interface>" % name))
+        # the tiny real guest on the network, with a DHCP lease (busybox udhcpc)
+        dom = conn.defineXML(tiny_xml(guest, log, network=name))
         dom.create()
+        address = guests.wait_for_lease(log, timeout=240)[1].split('/')[0]
+        mac = dom.XMLDesc(0).split("<mac address='", 1)[1].split("'", 1)[0]
+        lease = leases_of(conn, name, mac)
+        assert [entry['ipaddr'] for entry in lease] == [address] and lease[0]['expirytime'] > 0, lease
+        assert answers(address), 'the guest %s does not answer on %s' % (address, bridge)
+        assert not answers('%s.99' % subnet, timeout=5)  # an address nobody holds is silent
         ports = bridge_ports(bridge)
         assert len(ports) == 1, ports
         index = ifindex(bridge)
+
+        def kept():
+            """Nothing the guest sees changed: bridge, tap, lease (address, expiry, client id), no new
+            DHCP exchange (the guest prints every lease it gets), and it still answers."""
+            assert ifindex(bridge) == index and bridge_ports(bridge) == ports
+            assert leases_of(conn, name, mac) == lease
+            assert len(guests.leases(log)) == 1, guests.leases(log)
+            assert answers(address), 'the guest %s no longer answers on %s' % (address, bridge)
 
         result = step(conn, name, 'virt_network', dict(xml=with_host, state='running'),
                       ['update(add ip[0]/dhcp/host mac=52:54:00:16:00:01)', 'define'], snap=snap)
         assert not result['restart_required']
         live = conn.networkLookupByName(name).XMLDesc(0)
         assert "mac='52:54:00:16:00:01'" in live
-        assert ifindex(bridge) == index and bridge_ports(bridge) == ports
+        kept()
 
         result = step(conn, name, 'virt_network', dict(xml=base, state='running'),
                       ['update(delete ip[0]/dhcp/host mac=52:54:00:16:00:01)', 'define'], snap=snap)
         net = conn.networkLookupByName(name)
         assert "52:54:00:16:00:01" not in net.XMLDesc(0)
         assert "52:54:00:16:00:01" not in net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)
-        assert ifindex(bridge) == index and bridge_ports(bridge) == ports
+        kept()
 
         # not changeable in place: defined, reported, not restarted
         changed = base.replace("<bridge name='%s'/>" % bridge,
