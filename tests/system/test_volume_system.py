@@ -6,6 +6,7 @@ pool); all removed again. Every change: check, real, check, real."""
 import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -76,6 +77,11 @@ def test_volumes_by_size_overlay_clone_upload_resize(conn, pool, image, tmp_path
     assert result['volume']['format'] == 'qcow2' and result['volume']['capacity'] == 8 * MIB
     vol = conn.storagePoolLookupByName(pool).storageVolLookupByName('up.qcow2')
     assert open(vol.path(), 'rb').read() == open(image, 'rb').read()
+    # the same content from another file (a fresh download, say) is not uploaded again
+    same = str(tmp_path / 'same.qcow2')
+    shutil.copyfile(image, same)
+    again = run_module('virt_volume', dict(base, name='up.qcow2', upload=same, checksum='sha256:' + digest), URI)
+    assert again['actions'] == [] and not again['changed'], again
 
     result = step(conn, 'web.qcow2', 'virt_volume', dict(base, backing='up.qcow2'), ['create'], snap=snap)
     assert result['volume']['backing'] == vol.path() and result['volume']['capacity'] == 8 * MIB
