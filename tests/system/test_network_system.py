@@ -1,8 +1,9 @@
 """virt_network on the real daemon: an isolated network with DHCP (no <forward>, a private
 range, never routed), defined, started, a DHCP host added and removed in place while the
 tiny real guest holds a lease on it (the bridge keeps its ifindex, the guest's tap stays on
-it, the guest keeps the same lease and still answers), a change that needs a restart, bad
-input, and removal. Every change: check, real, check, real.
+it, the guest keeps the same lease and still answers), DNS entries, a DHCP range, a port
+group and a forward interface changed in place, a change that needs a restart, bad input,
+and removal. Every change: check, real, check, real.
 """
 
 import os
@@ -181,3 +182,57 @@ def test_duplicate_bridge_is_a_clear_error_and_nothing_is_made(conn):
     finally:
         remove_network(conn, first)
         remove_network(conn, second)
+
+
+def test_dns_range_portgroup_and_forward_interface_changes_are_made_in_place(conn):
+    tag = uuid.uuid4().hex[:6]
+    name, bridge, macvtap = 'i16-net-%s' % tag, 'i16br%s' % tag, 'i16-mv-%s' % tag
+    subnet, base = network_xml(name, bridge, domain="\n  <dns>\n    <host ip='10.213.0.5'><hostname>h5</hostname></host>\n  </dns>")
+    changed = (base.replace('<hostname>h5</hostname>', '<hostname>h6</hostname>')
+               .replace('  </dns>', "    <txt name='i16' value='kept'/>\n"
+                                    "    <srv service='ldap' protocol='tcp' target='h6' port='389'/>\n  </dns>")
+               .replace("%s.150'" % subnet, "%s.160'" % subnet)
+               .replace('</network>', "  <portgroup name='web'/>\n</network>"))
+    snap = network_snapshot
+    try:
+        step(conn, name, 'virt_network', dict(xml=base, state='running'), ['define', 'create'], snap=snap)
+        index = ifindex(bridge)
+        result = step(conn, name, 'virt_network', dict(xml=changed, state='running'), [
+            "update(delete ip[0]/dhcp/range <range start=\"{s}.100\" end=\"{s}.150\"/>)".format(s=subnet),
+            "update(add ip[0]/dhcp/range <range start=\"{s}.100\" end=\"{s}.160\"/>)".format(s=subnet),
+            "update(delete dns/host <host ip=\"10.213.0.5\"><hostname>h5</hostname></host>)",
+            "update(add dns/host <host ip=\"10.213.0.5\"><hostname>h6</hostname></host>)",
+            "update(add dns/txt <txt name=\"i16\" value=\"kept\"/>)",
+            "update(add dns/srv <srv service=\"ldap\" protocol=\"tcp\" target=\"h6\" port=\"389\"/>)",
+            'update(add portgroup name=web)', 'define'], snap=snap)
+        assert not result['restart_required'] and ifindex(bridge) == index
+        net = conn.networkLookupByName(name)
+        for xml in (net.XMLDesc(0), net.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)):
+            for text in ('h6', "value='kept'", "service='ldap'", "%s.160'" % subnet, "portgroup name='web'"):
+                assert text in xml, (text, xml)
+        # and back: every entry the first XML did not have is removed again, in place
+        result = step(conn, name, 'virt_network', dict(xml=base, state='running'), [
+            "update(delete ip[0]/dhcp/range <range start=\"{s}.100\" end=\"{s}.160\"/>)".format(s=subnet),
+            "update(add ip[0]/dhcp/range <range start=\"{s}.100\" end=\"{s}.150\"/>)".format(s=subnet),
+            "update(delete dns/host <host ip=\"10.213.0.5\"><hostname>h6</hostname></host>)",
+            "update(add dns/host <host ip=\"10.213.0.5\"><hostname>h5</hostname></host>)",
+            "update(delete dns/txt <txt name=\"i16\" value=\"kept\"/>)",
+            "update(delete dns/srv <srv service=\"ldap\" protocol=\"tcp\" target=\"h6\" port=\"389\"/>)",
+            'update(delete portgroup name=web)', 'define'], snap=snap)
+        assert not result['restart_required'] and ifindex(bridge) == index
+        live = conn.networkLookupByName(name).XMLDesc(0)
+        assert 'kept' not in live and 'ldap' not in live and 'web' not in live and 'h6' not in live
+
+        # a macvtap network (no bridge of its own): a forward interface added and removed in place
+        pool = "<network><name>%s</name><forward mode='bridge'><interface dev='i16d0'/>%s</forward></network>"
+        step(conn, macvtap, 'virt_network', dict(xml=pool % (macvtap, ''), state='running'),
+             ['define', 'create'], snap=snap)
+        step(conn, macvtap, 'virt_network', dict(xml=pool % (macvtap, "<interface dev='i16d1'/>"), state='running'),
+             ['update(add forward/interface dev=i16d1)', 'define'], snap=snap)
+        assert "dev='i16d1'" in conn.networkLookupByName(macvtap).XMLDesc(0)
+        result = step(conn, macvtap, 'virt_network', dict(xml=pool % (macvtap, ''), state='running'),
+                      ['update(delete forward/interface dev=i16d1)', 'define'], snap=snap)
+        assert not result['restart_required'] and "i16d1" not in conn.networkLookupByName(macvtap).XMLDesc(0)
+    finally:
+        remove_network(conn, name)
+        remove_network(conn, macvtap)
