@@ -1,5 +1,5 @@
 """virt_volume on the real daemon, in a dir pool of its own: volumes by size, as an
-overlay of a backing image, as a clone, from an uploaded qcow2 image (made with qemu-img
+overlay of a backing volume and of a file, from a complete XML, as a clone, from an uploaded qcow2 image (made with qemu-img
 here, in the test only), resized; bad input (shrink, checksum mismatch, larger than the
 pool); all removed again. Every change: check, real, check, real."""
 
@@ -89,6 +89,16 @@ def test_volumes_by_size_overlay_clone_upload_resize(conn, pool, image, tmp_path
                           capture_output=True, text=True).stdout
     assert vol.path() in info
 
+    # an overlay of a file outside the pool (an absolute path on the hypervisor)
+    result = step(conn, 'file.qcow2', 'virt_volume', dict(base, backing=image), ['create'], snap=snap)
+    assert result['volume']['backing'] == image and result['volume']['capacity'] == 8 * MIB
+
+    # a complete volume XML
+    xml = ("<volume><name>x.qcow2</name><capacity unit='MiB'>2</capacity>"
+           "<target><format type='qcow2'/></target></volume>")
+    result = step(conn, 'x.qcow2', 'virt_volume', dict(base, xml=xml), ['create'], snap=snap)
+    assert result['volume']['format'] == 'qcow2' and result['volume']['capacity'] == 2 * MIB
+
     step(conn, 'web.qcow2', 'virt_volume', dict(base, backing='up.qcow2', size='16M'),
          ['resize(%d)' % (16 * MIB)], snap=snap)
 
@@ -107,7 +117,7 @@ def test_volumes_by_size_overlay_clone_upload_resize(conn, pool, image, tmp_path
     open(changed, 'wb').write(bytes(data))
     step(conn, 'up.qcow2', 'virt_volume', dict(base, upload=changed), ['upload', 'refresh_pool'], snap=snap)
 
-    for name in ('web.qcow2', 'copy.qcow2', 'up.qcow2'):
+    for name in ('web.qcow2', 'file.qcow2', 'x.qcow2', 'copy.qcow2', 'up.qcow2'):
         step(conn, name, 'virt_volume', dict(base, state='absent'), ['delete'], snap=snap)
     step(conn, 'data.img', 'virt_volume', dict(base, state='absent', wipe=True), ['wipe', 'delete'], snap=snap)
     assert conn.storagePoolLookupByName(pool).listVolumes() == []
