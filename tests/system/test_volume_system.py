@@ -1,7 +1,8 @@
 """virt_volume on the real daemon, in a dir pool of its own: volumes by size, as an
-overlay of a backing volume and of a file, from a complete XML, as a clone, from an uploaded qcow2 image (made with qemu-img
-here, in the test only), resized; bad input (shrink, checksum mismatch, larger than the
-pool); all removed again. Every change: check, real, check, real."""
+overlay of a backing volume and of a file, from a complete XML, as a clone, from an
+uploaded qcow2 image (made with qemu-img here, in the test only), resized; bad input
+(shrink, checksum mismatch, larger than the pool); all removed again. Every change:
+check, real, check, real."""
 
 import functools
 import hashlib
