@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import libvirt
@@ -18,9 +19,11 @@ import pytest
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, 'lib'))
 sys.path.insert(0, os.path.join(TESTS, 'system'))
-from modrun import one_line_problems, run_module, step  # noqa: E402
-from sysenv import URI, connect  # noqa: E402
+from modrun import one_line_problems, remove_domain, run_module, step  # noqa: E402
+from sysenv import URI, connect, tiny_xml, unique  # noqa: E402
 from test_pool_system import remove_pool  # noqa: E402
+
+import guests  # noqa: E402  (tests/guest, put on sys.path by sysenv)
 
 MIB = 1024 * 1024
 
@@ -166,3 +169,30 @@ def test_cloud_init_seed_volume_reads_back(conn, pool, tmp_path):
     seed['user_data'] += 'packages: [nginx]\n'
     step(conn, 'web01-seed.iso', 'virt_volume', dict(pool=pool, cloud_init=seed), ['upload', 'refresh_pool'],
          snap=snap)
+
+
+def test_a_disk_of_a_running_guest_grows_through_qemu(conn, pool, tmp_path):
+    """QEMU holds a running guest's image (libvirt's own resize would fail on its lock):
+    the volume grows through the domain (virDomainBlockResize) and the guest sees it."""
+    snap = functools.partial(volume_snapshot, pool)
+    name, log = unique('grow'), str(tmp_path / 'serial.log')
+    step(conn, 'disk.qcow2', 'virt_volume', dict(pool=pool, size='16M', format='qcow2'), ['create'], snap=snap)
+    path = conn.storagePoolLookupByName(pool).storageVolLookupByName('disk.qcow2').path()
+    disk = ("<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+            "<source pool='%s' volume='disk.qcow2'/><target dev='vda' bus='virtio'/></disk>" % pool)
+    dom = conn.createXML(tiny_xml(name, log, extra=disk), 0)
+    try:
+        guests.wait_for_ready(log, timeout=120)
+        result = step(conn, 'disk.qcow2', 'virt_volume', dict(pool=pool, size='32M'),
+                      ['block_resize(%s/vda, %d)' % (name, 32 * MIB)], snap=snap)
+        assert result['volume']['capacity'] == 32 * MIB and result['volume']['path'] == path
+        # the guest's kernel sees the new size (virtio_blk reports it)
+        deadline = time.monotonic() + 30
+        while '[vda] new size: 65536 512-byte logical blocks' not in open(log).read():
+            assert time.monotonic() < deadline, open(log).read()[-2000:]
+            time.sleep(0.2)
+        shrink = run_module('virt_volume', dict(pool=pool, name='disk.qcow2', size='16M', allow_shrink=True), URI)
+        assert one_line_problems(shrink) == [] and shrink['actions'] == [], shrink
+        assert "of the running domain '%s', which is not shrunk; nothing was changed" % name in shrink['msg']
+    finally:
+        remove_domain(conn, name)
