@@ -356,8 +356,34 @@ class VolumeRun(object):
                                      % (self.label, capacity, size))
                 flags = libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK
             self.differences.append('capacity')
-            self._act('resize(%d)' % size, self.vol.resize, size, flags)
+            user = self._running_user(actual_root.findtext('target/path'))
+            if user is None:
+                self._act('resize(%d)' % size, self.vol.resize, size, flags)
+            elif flags:
+                raise InputError("%s is a disk (%s) of the running domain '%s', which is not shrunk; nothing was changed"
+                                 % (self.label, user[1], user[0].name()))
+            else:
+                # QEMU holds the image: it grows it, and the guest sees the new size at once
+                self._act('block_resize(%s/%s, %d)' % (user[0].name(), user[1], size), user[0].blockResize,
+                          user[1], size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
             self.planned = dict(capacity=size)
+
+    def _running_user(self, path):
+        """(domain, disk target) of a running domain whose disk is this volume, or None."""
+        _p, _e, xml_text = _engine()
+        for dom in self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            try:
+                root = xml_text.parse_xml(dom.XMLDesc(0), 'domain XML', ('domain',))
+            except (libvirt.libvirtError, InputError):
+                continue  # gone meanwhile
+            for disk in root.findall('devices/disk'):
+                source, target = disk.find('source'), disk.find('target')
+                if source is None or target is None:
+                    continue
+                if path in (source.get('file'), source.get('dev')) or (
+                        source.get('pool') == self.params['pool'] and source.get('volume') == self.name):
+                    return dom, target.get('dev')
+        return None
 
     # -- the result ----------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ description:
   - Returns every virtual network of the hypervisor, or the one called O(name) (RV(networks) is
     empty when it does not exist, which is not a failure).
   - One module for networks and one for pools (M(domainops.libvirt.virt_pool_info), which lists each
-    pool's volumes too), as networks and pools are separate objects in libvirt, while a volume exists
-    only inside its pool.
+    pool's volumes too), rather than one combined listing, as networks and pools are separate objects in
+    libvirt with nothing in common to filter on; each module's options and results are then those of its
+    kind alone (leases here, sizes there), and a task that asks about networks never reads every pool and
+    volume. Volumes have no module of their own because libvirt knows a volume only inside its pool.
   - Opens a read-only connection.
 options:
   name:

@@ -12,7 +12,9 @@ version_added: 0.1.0
 description:
   - Returns every storage pool of the hypervisor, or the one called O(name) (RV(pools) is empty
     when it does not exist, which is not a failure), each with the volumes of a running pool.
-  - Volumes are listed with their pool, as libvirt knows a volume only inside its pool.
+  - Volumes are listed with their pool, as libvirt knows a volume only inside its pool (and lists the
+    volumes of a running pool only). Networks are listed by M(domainops.libvirt.virt_network_info),
+    one module per kind of object, so each one's options and results are of its kind alone.
   - Opens a read-only connection.
 options:
   name:

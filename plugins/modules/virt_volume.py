@@ -42,6 +42,9 @@ options:
     description:
       - The capacity, in bytes or with a unit (V(10G), V(512MiB), V(1T); K, M, G, T are powers of 1024,
         KB, MB, GB powers of 1000). A larger size than the volume has grows it.
+      - A volume that is a disk of a running domain is grown by the domain's QEMU
+        (C(virDomainBlockResize); the guest sees the new size at once, and libvirt's own resize
+        would fail on QEMU's image lock); it is never shrunk.
       - A volume made from O(size) is sparse (allocation 0); give O(xml) with an C(<allocation>) to preallocate.
       - For an overlay, it defaults to the size of the backing volume.
     type: str
@@ -213,7 +216,8 @@ volume:
 actions:
   description:
     - The libvirt operations performed (in check mode, that would be performed), for example V(create),
-      V(create_from(base.qcow2)), V(upload), V(refresh_pool), V(resize(8589934592)), V(wipe), V(delete).
+      V(create_from(base.qcow2)), V(upload), V(refresh_pool), V(resize(8589934592)),
+      V(block_resize(web01/vda, 8589934592)) (a disk of a running domain), V(wipe), V(delete).
   returned: always
   type: list
   elements: str

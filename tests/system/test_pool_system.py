@@ -1,6 +1,6 @@
 """virt_pool on the real daemon: a dir pool defined, built, started, refreshed, changed,
-stopped, removed with its directory; a path that does not exist. Every change: check,
-real, check, real."""
+stopped, started again, removed with its directory; a path that does not exist. Every
+change: check, real, check, real."""
 
 import os
 import sys
@@ -92,6 +92,9 @@ def test_dir_pool_lifecycle(conn, tmp_path):
         assert result['actions'] == ['destroy', 'create'] and not result['restart_required']
 
         step(conn, name, 'virt_pool', dict(state='running', autostart=True), ['set_autostart(true)'], snap=snap)
+        step(conn, name, 'virt_pool', dict(state='stopped'), ['destroy'], snap=snap)
+        assert not conn.storagePoolLookupByName(name).isActive() and os.path.isdir(path)
+        step(conn, name, 'virt_pool', dict(state='running'), ['create'], snap=snap)
         step(conn, name, 'virt_pool', dict(state='absent', delete=True), ['destroy', 'delete', 'undefine'],
              snap=snap)
         assert not os.path.exists(path)

@@ -1,13 +1,16 @@
 """virt_volume on the real daemon, in a dir pool of its own: volumes by size, as an
-overlay of a backing image, as a clone, from an uploaded qcow2 image (made with qemu-img
-here, in the test only), resized; bad input (shrink, checksum mismatch, larger than the
-pool); all removed again. Every change: check, real, check, real."""
+overlay of a backing volume and of a file, from a complete XML, as a clone, from an
+uploaded qcow2 image (made with qemu-img here, in the test only), resized; bad input
+(shrink, checksum mismatch, larger than the pool); all removed again. Every change:
+check, real, check, real."""
 
 import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import libvirt
@@ -16,9 +19,11 @@ import pytest
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, 'lib'))
 sys.path.insert(0, os.path.join(TESTS, 'system'))
-from modrun import one_line_problems, run_module, step  # noqa: E402
-from sysenv import URI, connect  # noqa: E402
+from modrun import one_line_problems, remove_domain, run_module, step  # noqa: E402
+from sysenv import URI, connect, tiny_xml, unique  # noqa: E402
 from test_pool_system import remove_pool  # noqa: E402
+
+import guests  # noqa: E402  (tests/guest, put on sys.path by sysenv)
 
 MIB = 1024 * 1024
 
@@ -76,12 +81,27 @@ def test_volumes_by_size_overlay_clone_upload_resize(conn, pool, image, tmp_path
     assert result['volume']['format'] == 'qcow2' and result['volume']['capacity'] == 8 * MIB
     vol = conn.storagePoolLookupByName(pool).storageVolLookupByName('up.qcow2')
     assert open(vol.path(), 'rb').read() == open(image, 'rb').read()
+    # the same content from another file (a fresh download, say) is not uploaded again
+    same = str(tmp_path / 'same.qcow2')
+    shutil.copyfile(image, same)
+    again = run_module('virt_volume', dict(base, name='up.qcow2', upload=same, checksum='sha256:' + digest), URI)
+    assert again['actions'] == [] and not again['changed'], again
 
     result = step(conn, 'web.qcow2', 'virt_volume', dict(base, backing='up.qcow2'), ['create'], snap=snap)
     assert result['volume']['backing'] == vol.path() and result['volume']['capacity'] == 8 * MIB
     info = subprocess.run(['qemu-img', 'info', '--output=json', result['volume']['path']], check=True,
                           capture_output=True, text=True).stdout
     assert vol.path() in info
+
+    # an overlay of a file outside the pool (an absolute path on the hypervisor)
+    result = step(conn, 'file.qcow2', 'virt_volume', dict(base, backing=image), ['create'], snap=snap)
+    assert result['volume']['backing'] == image and result['volume']['capacity'] == 8 * MIB
+
+    # a complete volume XML
+    xml = ("<volume><name>x.qcow2</name><capacity unit='MiB'>2</capacity>"
+           "<target><format type='qcow2'/></target></volume>")
+    result = step(conn, 'x.qcow2', 'virt_volume', dict(base, xml=xml), ['create'], snap=snap)
+    assert result['volume']['format'] == 'qcow2' and result['volume']['capacity'] == 2 * MIB
 
     step(conn, 'web.qcow2', 'virt_volume', dict(base, backing='up.qcow2', size='16M'),
          ['resize(%d)' % (16 * MIB)], snap=snap)
@@ -101,7 +121,7 @@ def test_volumes_by_size_overlay_clone_upload_resize(conn, pool, image, tmp_path
     open(changed, 'wb').write(bytes(data))
     step(conn, 'up.qcow2', 'virt_volume', dict(base, upload=changed), ['upload', 'refresh_pool'], snap=snap)
 
-    for name in ('web.qcow2', 'copy.qcow2', 'up.qcow2'):
+    for name in ('web.qcow2', 'file.qcow2', 'x.qcow2', 'copy.qcow2', 'up.qcow2'):
         step(conn, name, 'virt_volume', dict(base, state='absent'), ['delete'], snap=snap)
     step(conn, 'data.img', 'virt_volume', dict(base, state='absent', wipe=True), ['wipe', 'delete'], snap=snap)
     assert conn.storagePoolLookupByName(pool).listVolumes() == []
@@ -149,3 +169,30 @@ def test_cloud_init_seed_volume_reads_back(conn, pool, tmp_path):
     seed['user_data'] += 'packages: [nginx]\n'
     step(conn, 'web01-seed.iso', 'virt_volume', dict(pool=pool, cloud_init=seed), ['upload', 'refresh_pool'],
          snap=snap)
+
+
+def test_a_disk_of_a_running_guest_grows_through_qemu(conn, pool, tmp_path):
+    """QEMU holds a running guest's image (libvirt's own resize would fail on its lock):
+    the volume grows through the domain (virDomainBlockResize) and the guest sees it."""
+    snap = functools.partial(volume_snapshot, pool)
+    name, log = unique('grow'), str(tmp_path / 'serial.log')
+    step(conn, 'disk.qcow2', 'virt_volume', dict(pool=pool, size='16M', format='qcow2'), ['create'], snap=snap)
+    path = conn.storagePoolLookupByName(pool).storageVolLookupByName('disk.qcow2').path()
+    disk = ("<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+            "<source pool='%s' volume='disk.qcow2'/><target dev='vda' bus='virtio'/></disk>" % pool)
+    dom = conn.createXML(tiny_xml(name, log, extra=disk), 0)
+    try:
+        guests.wait_for_ready(log, timeout=120)
+        result = step(conn, 'disk.qcow2', 'virt_volume', dict(pool=pool, size='32M'),
+                      ['block_resize(%s/vda, %d)' % (name, 32 * MIB)], snap=snap)
+        assert result['volume']['capacity'] == 32 * MIB and result['volume']['path'] == path
+        # the guest's kernel sees the new size (virtio_blk reports it)
+        deadline = time.monotonic() + 30
+        while '[vda] new size: 65536 512-byte logical blocks' not in open(log).read():
+            assert time.monotonic() < deadline, open(log).read()[-2000:]
+            time.sleep(0.2)
+        shrink = run_module('virt_volume', dict(pool=pool, name='disk.qcow2', size='16M', allow_shrink=True), URI)
+        assert one_line_problems(shrink) == [] and shrink['actions'] == [], shrink
+        assert "of the running domain '%s', which is not shrunk; nothing was changed" % name in shrink['msg']
+    finally:
+        remove_domain(conn, name)
