@@ -21,9 +21,11 @@ set -euo pipefail
 
 cache=${DOMAINOPS_GUEST_CACHE:-/var/cache/domainops-libvirt/tiny-guest}
 meta=${DOMAINOPS_GUEST_KERNEL_META:-linux-image-amd64}
-modules=(button evdev virtio_pci virtio_blk virtio_net virtio_scsi virtio_console ata_piix sd_mod sr_mod pvpanic_mmio)
+modules=(button evdev virtio_pci virtio_blk virtio_net virtio_scsi virtio_console ata_piix ahci sd_mod sr_mod isofs pvpanic_mmio)
 marker=DOMAINOPS-TINY-GUEST-READY
 lease_marker=DOMAINOPS-TINY-GUEST-LEASE
+seed_marker=DOMAINOPS-TINY-GUEST-SEED
+image_marker=DOMAINOPS-TINY-GUEST-IMAGE
 agent_pkg=qemu-guest-agent
 
 say() { printf '[tiny-guest] %s\n' "$*" >&2; }
@@ -272,6 +274,27 @@ for port in /sys/class/virtio-ports/vport*; do
   qemu-ga -m virtio-serial -p "/dev/\${port##*/}" -t /run/qemu-ga -f /run/qemu-ga.pid -d &&
     echo "tiny-guest: guest agent on /dev/\${port##*/}" >\$ttys
 done
+# Disks with an ISO 9660 file system, as a cloud guest looks at them: a cloud-init NoCloud
+# seed (meta-data on it) prints $seed_marker with its instance-id and the user-data's
+# hostname; an image with a file 'domainops-image' (a stand-in for a cloud image's root
+# file system, seen through an overlay) prints $image_marker with that file's first line.
+# In the background, retried for 15 s: disks on AHCI/SCSI appear after READY.
+( mkdir -p /mnt/probe; seen=' '; n=0
+  while [ \$n -lt 15 ]; do
+    for dev in /dev/vd? /dev/sd? /dev/sr?; do
+      [ -b "\$dev" ] || continue
+      case "\$seen" in *" \$dev "*) continue ;; esac
+      mount -t iso9660 -o ro "\$dev" /mnt/probe 2>/dev/null || continue
+      seen="\$seen\$dev "
+      if [ -f /mnt/probe/meta-data ]; then
+        echo "$seed_marker dev=\${dev#/dev/} instance-id=\$(sed -n 's/^instance-id: *//p' /mnt/probe/meta-data | head -n1) hostname=\$(sed -n 's/^hostname: *//p' /mnt/probe/user-data 2>/dev/null | head -n1)" >\$ttys
+      fi
+      [ -f /mnt/probe/domainops-image ] &&
+        echo "$image_marker dev=\${dev#/dev/} \$(head -n1 /mnt/probe/domainops-image)" >\$ttys
+      umount /mnt/probe
+    done
+    sleep 1; n=\$((n + 1))
+  done ) &
 # Commands typed on the guest's keyboard (virDomainSendKey reaches the first virtual
 # console), for tests that need the states a guest causes itself: 'suspend' suspends
 # to RAM (pmsuspended, with <pm><suspend-to-mem enabled='yes'/>), 'panic' panics the
@@ -310,6 +333,8 @@ kernel_package=$pkg
 kernel=$kver
 marker=$marker
 lease_marker=$lease_marker
+seed_marker=$seed_marker
+image_marker=$image_marker
 agent_package=$(basename "${agent_debs[0]}")
 modules=$(printf '%s ' "${order[@]##*/}")
 built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
