@@ -36,7 +36,13 @@ ansible_test_copy() {
 }
 
 # Serves ansible-test's pip bootstrap from the PyPI wheel. $1 = a venv's python.
+# Sanity may run beside integration (scripts/test.sh): one at a time here.
 ansible_test_offline_pip() {
+  mkdir -p "$HOME/.ansible/test/cache"
+  ( flock 9; ansible_test_offline_pip_locked "$@" ) 9>"$HOME/.ansible/test/cache/.domainops.lock" || exit 1
+}
+
+ansible_test_offline_pip_locked() {
   local python=$1 ver cache shim wheel
   # The pip version this ansible-test pins (get_venv_packages: default_packages pip='X').
   ver=$("$python" - <<'PY'
@@ -79,6 +85,9 @@ ansible_test_oldest_venv() {
   local req=$repo/tests/sanity/requirements-oldest.txt
   local venv=${DOMAINOPS_OLDEST_VENV:-$repo/.venv-oldest}
   local want py v
+  # Called in $( ): the lock ends with that subshell. Sanity and integration may ask at once.
+  exec 9>"${TMPDIR:-/tmp}/domainops-venv-oldest.lock"
+  flock 9
   want=$(sha256sum "$req" | cut -d' ' -f1)
   if [ -x "$venv/bin/ansible-test" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
     printf '%s\n' "$venv"
