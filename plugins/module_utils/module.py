@@ -59,6 +59,7 @@ class Task(object):
         self.warnings = []
         self.reports_actions = True  # false for a module that never changes anything
         self.readonly = False  # the connection is read-only
+        self.keepalive = False  # short keepalive: the module waits on events (a hung libvirtd ends a wait)
         self.reveal_secrets = False  # the user asked for secrets (virt_domain_info xml_flags: [secure])
 
     def mutate(self, action, func, *args):
@@ -84,12 +85,18 @@ class Task(object):
         """A new connection in place of one libvirtd dropped (it restarted); the old one is closed."""
         close_connection(self.conn)
         self.conn = None
-        self.conn = open_connection(self.params, readonly=self.readonly)
+        self.conn = self._opened(open_connection(self.params, readonly=self.readonly))
         return self.conn
+
+    def _opened(self, conn):
+        if self.keepalive:
+            from ansible_collections.domainops.libvirt.plugins.module_utils.events import keep_alive
+            keep_alive(conn)
+        return conn
 
     def connect(self, uri):
         """Another connection for this task (same credentials), closed when the task ends."""
-        conn = open_connection(self.params, readonly=self.readonly, uri=uri)
+        conn = self._opened(open_connection(self.params, readonly=self.readonly, uri=uri))
         self.other_connections.append(conn)
         return conn
 
@@ -207,7 +214,8 @@ class LibvirtModule(AnsibleModule):
             if events:
                 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
                 start_event_loop()
-            task.conn = open_connection(self.params, readonly=readonly)
+                task.keepalive = True
+            task.conn = task._opened(open_connection(self.params, readonly=readonly))
             result = handler(task)
         except DomainOpsError as err:
             self._fail(task, err.msg, err.details)
