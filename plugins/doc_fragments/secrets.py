@@ -16,7 +16,7 @@ options:
       - More XML values to treat as secrets, in addition to the built-in ones (every C(passwd) and
         C(password) attribute, a network disk's C(cookies/cookie) values, C(sysinfo/oemStrings/entry)
         values and the values of C(qemu:commandline) C(arg) and C(env)).
-      - Each path is element names separated by C(/), optionally ending in C(/@attribute):
+      - Each path is element names separated by C(/), optionally ending in C(/@attribute). For example
         V(metadata/token) hides the text of every C(<token>) element inside a C(<metadata>) element,
         V(devices/interface/source/@path) hides that attribute. A path matches at any depth (it names the
         end of the element's chain of parents), and each name matches the element's local name in any
