@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import time
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
+from ansible_collections.domainops.libvirt.plugins.module_utils.definition_lock import definition_lock
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import describe_domain, lookup_domain
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain_xml import (
     Difference, compare_element, device_identity, etree, find_device, merge_device, parse_xml, to_text)
@@ -300,8 +302,12 @@ class DeviceTask(object):
         """One mutating libvirt call through task.mutate, its failure as a clear message."""
         action = '%s (%s)' % (verb, scope)
         xml = to_text(device_el, pretty=False, mask_secrets=False)
+        # a change of the definition waits for a virt_domain_state define in progress
+        hold = definition_lock(self.dom.UUIDString(), self.task.domain_label) \
+            if scope == CONFIG and not self.task.check_mode else contextlib.nullcontext()
         try:
-            self.task.mutate(action, func, xml, _flag(scope))
+            with hold:
+                self.task.mutate(action, func, xml, _flag(scope))
         except libvirt.libvirtError as err:
             msg = refused(err) if refused else self.refusal(verb, scope, err)
             raise LibvirtCallError(msg, **self.details())

@@ -26,6 +26,12 @@ _loop_started = False
 _RECHECK_SECONDS = 2.0
 # How often a lost connection is tried again while libvirtd restarts.
 _REOPEN_SECONDS = 0.5
+# A libvirtd that hangs (stopped, deadlocked) keeps its socket open: a call then blocks
+# until keepalive gives up on the connection, after about interval x (count + 1)
+# seconds (libvirt's own default, 5 x 6 = 30 s, would hold a wait that long past its
+# timeout). A daemon that is only busy still answers keepalive from its event loop.
+KEEPALIVE_INTERVAL = 1
+KEEPALIVE_COUNT = 3
 
 
 def start_event_loop():
@@ -42,6 +48,36 @@ def start_event_loop():
         thread.daemon = True
         thread.start()
         _loop_started = True
+
+
+def keep_alive(conn):
+    """Short keepalive on a connection whose waits must end (needs the event loop running)."""
+    try:
+        conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+    except libvirt.libvirtError:
+        pass  # a driver without keepalive (test://, a local in-process driver): nothing to detect
+
+
+def _call_until(deadline, func, *args):
+    """func(*args), given up (TimeoutError) at the deadline: opening a connection to a
+    libvirtd that accepts on its socket but never answers blocks with no timeout of its
+    own. The call goes on in a daemon thread that the process does not wait for."""
+    outcome = {}
+
+    def call():
+        try:
+            outcome['value'] = func(*args)
+        except BaseException as err:  # noqa: BLE001  handed over to the waiting thread
+            outcome['error'] = err
+    thread = threading.Thread(target=call, name='libvirt-reopen')
+    thread.daemon = True
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        raise TimeoutError('libvirtd accepted the connection but did not answer')
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['value']
 
 
 def _run_event_loop():
@@ -70,6 +106,7 @@ class DomainEvents(object):
         self.reboots = 0
         self.lifecycle = []  # (event name, detail) in order of arrival
         self.connection_lost = False
+        self.close_reason = None
         self._callback_ids = []
         self._close_registered = False
         self._generation = 0
@@ -140,7 +177,8 @@ class DomainEvents(object):
         self.removal_failed.append(alias)
         self._notify()
 
-    def _on_close(self, _conn, _reason, _opaque):
+    def _on_close(self, _conn, reason, _opaque):
+        self.close_reason = reason
         self.connection_lost = True
         self._notify()
 
@@ -193,16 +231,18 @@ class DomainEvents(object):
         last = None
         while True:
             try:
-                self.conn, self.dom = self._reconnect(self._uuid)
+                self.conn, self.dom = _call_until(deadline, self._reconnect, self._uuid)
                 break
-            except (libvirt.libvirtError, DomainOpsError) as err:
+            except (libvirt.libvirtError, DomainOpsError, TimeoutError) as err:
                 last = err
             if time.monotonic() + _REOPEN_SECONDS > deadline:
+                hung = '; libvirtd stopped answering' if self.close_reason == getattr(
+                    libvirt, 'VIR_CONNECT_CLOSE_REASON_KEEPALIVE', -1) else ''
                 raise LibvirtCallError(
-                    'the connection to libvirtd was lost while waiting (after %.1f s) and could not be opened again '
+                    'the connection to libvirtd was lost while waiting (after %.1f s%s) and could not be opened again '
                     'within the timeout (%.1f s in all): %s' % (
-                        lost_after, time.monotonic() - started,
-                        getattr(last, 'msg', None) or (last.get_error_message() if last else 'no answer')))
+                        lost_after, hung, time.monotonic() - started,
+                        _describe(last)))
             time.sleep(_REOPEN_SECONDS)
         self.connection_lost = False
         self.reconnects += 1
@@ -214,3 +254,11 @@ class DomainEvents(object):
             return ''
         return '; the connection to libvirtd was lost during the wait and opened again (%d time%s)' % (
             self.reconnects, '' if self.reconnects == 1 else 's')
+
+
+def _describe(err):
+    if err is None:
+        return 'no answer'
+    if isinstance(err, libvirt.libvirtError):
+        return err.get_error_message()
+    return getattr(err, 'msg', None) or str(err)

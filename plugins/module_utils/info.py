@@ -96,6 +96,8 @@ def gather(task):
     # Disks and interfaces always come from the persistent-or-live XML as libvirt
     # reports it by default; the user's flags apply to the returned `xml` only.
     read_flags = xml_flags(params.get('xml_flags')) if want_xml else 0
+    # secure: the user asked for the secrets, so the result is not masked either
+    task.reveal_secrets = bool(want_xml and 'secure' in (params.get('xml_flags') or []))
     described = describe_domains(conn, domains, read_flags, keep_xml=want_xml)
     if params.get('snapshots'):
         for dom, entry, _root in described:

@@ -17,6 +17,7 @@ from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import (
     InputError, LibvirtCallError, WaitTimeout)
 from ansible_collections.domainops.libvirt.plugins.module_utils.connection import describe_libvirt_error
+from ansible_collections.domainops.libvirt.plugins.module_utils.definition_lock import definition_lock
 from ansible_collections.domainops.libvirt.plugins.module_utils.storage_cleanup import (
     check_options as check_storage_options, plan_storage)
 
@@ -432,9 +433,14 @@ class DomainStateRun(object):
     def _define_merged(self, engine, comparison, actual_text, aliases, flags):
         """Define the merged definition. Right before, the persistent definition is read
         again: when another task changed it since the comparison, compare once more
-        (so its change is kept, not overwritten); twice is a clear failure."""
-        for attempt in (1, 2):
-            if not self.check:
+        (so its change is kept, not overwritten); twice is a clear failure. The re-read
+        and the define hold the domain's definition lock (definition_lock.py)."""
+        if self.check:
+            self._define(comparison.merged_text(), flags, persistent=True)  # recorded, not called
+            return comparison
+        with definition_lock(self.dom.UUIDString(), self.task.domain_label):
+            for attempt in (1, 2):
+                text = comparison.merged_text()
                 current = self.dom.XMLDesc(_READ_FLAGS)
                 if current != actual_text:
                     if attempt == 2:
@@ -442,13 +448,15 @@ class DomainStateRun(object):
                             'the definition of domain %s on %s was changed by someone else twice during this '
                             'task; nothing was changed, run the task again' % (self.task.domain_label, self.task.uri))
                     actual_text = current
+                    self.task.warn('the definition of domain %s was changed by someone else during this task: '
+                                   'compared again with the new one, so that change is kept' % self.task.domain_label)
                     comparison = self._compare(engine, actual_text, aliases)
                     self.xml_before = engine.to_text(comparison.actual, pretty=True, mask_secrets=True)
                     if not self.differences:
                         return comparison
                     continue
-            self._define(comparison.merged_text(), flags, persistent=True)
-            return comparison
+                self._define(text, flags, persistent=True)
+                return comparison
         return comparison
 
     def _define(self, text, flags, **planned):

@@ -20,6 +20,7 @@ from ansible_collections.domainops.libvirt.plugins.module_utils.connection impor
 from ansible_collections.domainops.libvirt.plugins.module_utils.domain import (
     SELECTOR_ARGUMENT_SPEC, canonical_uuid, lookup_domain, selector_label)
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import DomainOpsError, InputError
+from ansible_collections.domainops.libvirt.plugins.module_utils.xml_secrets import DEFAULT_SECRETS, parse_secret_paths
 
 try:
     import libvirt
@@ -33,6 +34,12 @@ HAS_LXML = importlib.util.find_spec('lxml') is not None
 # passwd='...' / password="..." attributes (graphics, ...) in an XML option: their values
 # are secrets Ansible must mask everywhere in the result, the returned invocation included.
 _XML_SECRET_RE = re.compile(r'''\b(?:passwd|password)\s*=\s*(?:"([^"]*)"|'([^']*)')''')
+
+# The option of every module whose result can hold XML; documented once in
+# plugins/doc_fragments/secrets.py. Paths, not secrets: no_log is false on purpose.
+SECRET_PATHS_ARGUMENT_SPEC = dict(
+    secret_paths=dict(type='list', elements='str', default=[], no_log=False),
+)
 
 
 class Task(object):
@@ -52,6 +59,8 @@ class Task(object):
         self.warnings = []
         self.reports_actions = True  # false for a module that never changes anything
         self.readonly = False  # the connection is read-only
+        self.keepalive = False  # short keepalive: the module waits on events (a hung libvirtd ends a wait)
+        self.reveal_secrets = False  # the user asked for secrets (virt_domain_info xml_flags: [secure])
 
     def mutate(self, action, func, *args):
         """Call `func(*args)` unless in check mode; record `action` once it succeeded.
@@ -76,12 +85,18 @@ class Task(object):
         """A new connection in place of one libvirtd dropped (it restarted); the old one is closed."""
         close_connection(self.conn)
         self.conn = None
-        self.conn = open_connection(self.params, readonly=self.readonly)
+        self.conn = self._opened(open_connection(self.params, readonly=self.readonly))
         return self.conn
+
+    def _opened(self, conn):
+        if self.keepalive:
+            from ansible_collections.domainops.libvirt.plugins.module_utils.events import keep_alive
+            keep_alive(conn)
+        return conn
 
     def connect(self, uri):
         """Another connection for this task (same credentials), closed when the task ends."""
-        conn = open_connection(self.params, readonly=self.readonly, uri=uri)
+        conn = self._opened(open_connection(self.params, readonly=self.readonly, uri=uri))
         self.other_connections.append(conn)
         return conn
 
@@ -119,9 +134,19 @@ class LibvirtModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib('libvirt-python'))
         if not HAS_LXML:
             self.fail_json(msg=missing_required_lib('lxml'))
+        try:
+            parse_secret_paths(self.params.get('secret_paths'))
+        except ValueError as err:
+            self.fail_json(msg='%s; nothing was changed' % err)
         self._hide_xml_secrets()
 
     def _hide_xml_secrets(self):
+        # The task's secret paths for every masking in this process (one task per
+        # process; set again by each module, so in-process tests start afresh).
+        try:
+            DEFAULT_SECRETS.use_paths(parse_secret_paths(self.params.get('secret_paths')))
+        except ValueError:
+            DEFAULT_SECRETS.use_paths(())  # refused in __init__, once Ansible has set up
         text = self.params.get('xml')
         if not isinstance(text, str):
             return
@@ -129,6 +154,11 @@ class LibvirtModule(AnsibleModule):
             value = match.group(1) if match.group(1) is not None else match.group(2)
             if value:
                 self.no_log_values.add(value)
+        if HAS_LXML:
+            # Path secrets (cookies, OEM strings, QEMU arguments, the task's own paths)
+            # in the echo of the arguments, in messages and in the host's log.
+            from ansible_collections.domainops.libvirt.plugins.module_utils.xml_text import secret_values
+            self.no_log_values.update(secret_values(text))
 
     def hidden_values(self):
         """{option: placeholder} of the values this task must not echo (see hidden_unless).
@@ -147,6 +177,7 @@ class LibvirtModule(AnsibleModule):
 
     def _log_invocation(self):
         # AnsibleModule logs its arguments to syslog/journald on the managed host.
+        self._hide_xml_secrets()
         hidden = self.hidden_values()
         saved = dict((name, self.params[name]) for name in hidden)
         self.params.update(hidden)
@@ -183,7 +214,8 @@ class LibvirtModule(AnsibleModule):
             if events:
                 from ansible_collections.domainops.libvirt.plugins.module_utils.events import start_event_loop
                 start_event_loop()
-            task.conn = open_connection(self.params, readonly=readonly)
+                task.keepalive = True
+            task.conn = task._opened(open_connection(self.params, readonly=readonly))
             result = handler(task)
         except DomainOpsError as err:
             self._fail(task, err.msg, err.details)
@@ -197,6 +229,7 @@ class LibvirtModule(AnsibleModule):
         finally:
             for conn in [task.conn] + task.other_connections:
                 close_connection(conn)
+        result = self._mask_secrets(task, result)
         for message in task.warnings:
             self.warn(message)
         result.setdefault('changed', False)
@@ -204,7 +237,19 @@ class LibvirtModule(AnsibleModule):
             result.setdefault('actions', task.actions)
         self.exit_json(**result)
 
+    def _mask_secrets(self, task, result):
+        """Every XML text in the result with its secrets masked, and each secret found
+        also hidden by Ansible wherever else it appears (messages, warnings)."""
+        if task.reveal_secrets:
+            return result
+        from ansible_collections.domainops.libvirt.plugins.module_utils.xml_text import mask_xml_string
+        masked = _map_strings(result, mask_xml_string)
+        # a value of one or two characters would garble every number in the output
+        self.no_log_values.update(value for value in DEFAULT_SECRETS.found if len(value.strip()) > 2)
+        return masked
+
     def _fail(self, task, msg, details):
+        details = self._mask_secrets(task, details)
         for message in task.warnings:
             self.warn(message)
         if task.reports_actions:  # a module that changes nothing has no actions to report
@@ -218,6 +263,17 @@ class LibvirtModule(AnsibleModule):
             for key, value in task.on_failure.items():
                 details.setdefault(key, value)
         self.fail_json(msg=msg, **details)
+
+
+def _map_strings(value, func):
+    """value with func applied to every string inside (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return func(value)
+    if isinstance(value, dict):
+        return dict((key, _map_strings(item, func)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map_strings(item, func) for item in value)
+    return value
 
 
 def _done_note(task):

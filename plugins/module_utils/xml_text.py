@@ -156,3 +156,42 @@ def to_text(root, pretty=True, mask_secrets=True, secrets=DEFAULT_SECRETS):
                 node.tail = None
         etree.indent(clone, space='  ')
     return etree.tostring(clone, encoding='unicode', pretty_print=pretty)
+
+
+def _lenient_root(text):
+    # Best effort, never raises: broken XML (the very input a task fails on) still
+    # yields the elements before the break, so their secrets can be hidden too.
+    if etree is None or not isinstance(text, str) or '<' not in text or len(text) > MAX_XML_BYTES:
+        return None
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, remove_comments=True, remove_pis=True)
+    try:
+        return etree.fromstring(text.strip().encode('utf-8'), parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+
+
+def secret_values(text, secrets=DEFAULT_SECRETS):
+    """The secret values in XML text (broken XML too), for Ansible's no_log list."""
+    root = _lenient_root(text)
+    values = set()
+    for node in root.iter() if root is not None else ():
+        if not isinstance(node.tag, str):
+            continue
+        values.update(value for name, value in node.attrib.items() if secrets.attribute_is_secret(node, name))
+        if node.text is not None and node.text.strip() and secrets.text_is_secret(node):
+            values.add(node.text)
+    return set(value for value in values if value and value.strip())
+
+
+def mask_xml_string(text, secrets=DEFAULT_SECRETS):
+    """XML text with its secrets masked; the text as it is when it holds none (or is not XML)."""
+    if not isinstance(text, str) or not text.lstrip().startswith('<'):
+        return text
+    try:
+        root = parse_xml(text, what='XML', root_tags=None)
+    except InputError:
+        return text
+    if not secrets.mask_tree(root):
+        return text
+    return etree.tostring(root, encoding='unicode')

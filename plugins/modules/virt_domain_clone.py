@@ -70,6 +70,7 @@ author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.attributes
 attributes:
   check_mode:
@@ -166,12 +167,13 @@ domain:
 '''
 
 from ansible_collections.domainops.libvirt.plugins.module_utils.clone import manage_clone
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 
 
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             name=dict(type='str', required=True),
             source=dict(type='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),

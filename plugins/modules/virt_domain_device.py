@@ -39,6 +39,7 @@ description:
     O(timeout) seconds. A device that is still there after that is a failure.
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.selector
   - domainops.libvirt.connection.attributes
   - ansible.builtin.action_common_attributes
@@ -247,12 +248,12 @@ domain:
       sample: false
 '''
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 from ansible_collections.domainops.libvirt.plugins.module_utils.devices import DEVICE_ARGUMENT_SPEC, manage_device
 
 
 def main():
-    module = LibvirtModule(DEVICE_ARGUMENT_SPEC, required_one_of=[('name', 'uuid')], supports_check_mode=True)
+    module = LibvirtModule(dict(DEVICE_ARGUMENT_SPEC, **SECRET_PATHS_ARGUMENT_SPEC), required_one_of=[('name', 'uuid')], supports_check_mode=True)
     module.run(manage_device, events=True)
 
 

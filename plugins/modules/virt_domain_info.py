@@ -28,6 +28,7 @@ author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.selector
   - domainops.libvirt.connection.attributes
   - ansible.builtin.action_common_attributes
@@ -275,7 +276,7 @@ domains:
 from ansible_collections.domainops.libvirt.plugins.module_utils.addresses import SOURCE_CHOICES, needs_read_write
 from ansible_collections.domainops.libvirt.plugins.module_utils.info import STATE_FILTERS, XML_FLAGS, gather, validate_filters
 from ansible_collections.domainops.libvirt.plugins.module_utils.errors import InputError
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 
 
 def list_domains(task):
@@ -289,6 +290,7 @@ def list_domains(task):
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             active=dict(type='bool'),
             persistent=dict(type='bool'),
             autostart=dict(type='bool'),

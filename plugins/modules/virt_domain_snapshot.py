@@ -118,6 +118,7 @@ author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.selector
   - domainops.libvirt.connection.attributes
 attributes:
@@ -254,13 +255,14 @@ domain:
       sample: false
 '''
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 from ansible_collections.domainops.libvirt.plugins.module_utils.snapshot import manage_snapshot
 
 
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             snapshot=dict(type='str', required=True),
             state=dict(type='str', choices=['present', 'absent', 'current'], default='present'),
             description=dict(type='str'),

@@ -24,6 +24,7 @@ description:
     (for example from its DHCP lease) and the addresses are returned.
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.selector
   - domainops.libvirt.connection.attributes
 attributes:
@@ -435,7 +436,7 @@ diff:
 from ansible_collections.domainops.libvirt.plugins.module_utils.address_wait import WAIT_ARGUMENT_SPEC, check_wait_input
 from ansible_collections.domainops.libvirt.plugins.module_utils.lifecycle import (
     DEFAULT_TIMEOUT, SHUTDOWN_MODES, STATES, manage_domain_state)
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 
 
 def manage(task):
@@ -446,6 +447,7 @@ def manage(task):
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             xml=dict(type='str'),
             state=dict(type='str', default='present', choices=list(STATES)),
             timeout=dict(type='int', default=DEFAULT_TIMEOUT),

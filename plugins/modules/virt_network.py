@@ -62,6 +62,7 @@ author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.attributes
 attributes:
   check_mode:
@@ -161,13 +162,14 @@ live_differences:
   sample: ["domain/@name"]
 '''
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 from ansible_collections.domainops.libvirt.plugins.module_utils.network import manage_network
 
 
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             name=dict(type='str'),
             xml=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'running', 'stopped', 'absent']),

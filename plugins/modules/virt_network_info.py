@@ -30,6 +30,7 @@ author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.attributes
   - ansible.builtin.action_common_attributes
 attributes:
@@ -107,13 +108,14 @@ networks:
       returned: when O(xml=true)
 '''
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 from ansible_collections.domainops.libvirt.plugins.module_utils.resource_info import list_networks
 
 
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             name=dict(type='str'),
             xml=dict(type='bool', default=False),
         ),

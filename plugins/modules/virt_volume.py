@@ -120,6 +120,7 @@ author:
   - domainops.libvirt developers (@domainops)
 extends_documentation_fragment:
   - domainops.libvirt.connection
+  - domainops.libvirt.secrets
   - domainops.libvirt.connection.attributes
 attributes:
   check_mode:
@@ -230,13 +231,14 @@ differences:
   sample: ["capacity"]
 '''
 
-from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule
+from ansible_collections.domainops.libvirt.plugins.module_utils.module import LibvirtModule, SECRET_PATHS_ARGUMENT_SPEC
 from ansible_collections.domainops.libvirt.plugins.module_utils.volume import manage_volume
 
 
 def main():
     module = LibvirtModule(
         argument_spec=dict(
+            secret_paths=SECRET_PATHS_ARGUMENT_SPEC['secret_paths'],
             name=dict(type='str'),
             pool=dict(type='str', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),

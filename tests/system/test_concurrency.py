@@ -6,6 +6,7 @@
 import json
 import os
 import re
+import string
 import subprocess
 import sys
 import time
@@ -106,36 +107,72 @@ DISK = ("<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><targe
         "<readonly/></disk>")
 
 
+ROUNDS = 30
+GUARD_WARNING = 'changed by someone else during this task'
+# A big definition (120 SCSI disks, never started): comparing it takes 100-200 ms, a
+# window the other task's change lands in often enough to count.
+BIG = "<controller type='scsi' index='0' model='virtio-scsi'/>" + ''.join(
+    "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/var/tmp/race-%s.img'/>"
+    "<target dev='%s' bus='scsi'/></disk>" % (dev, dev)
+    for dev in ['sd' + a for a in string.ascii_lowercase] + ['sd' + a + b for a in 'abcd' for b in string.ascii_lowercase][:94])
+
+
 def test_two_tasks_race_on_one_domain(tmp_path):
-    """Per round, at the same moment: one task attaches a cdrom drive to the persistent
-    definition, the other redefines the domain with another memory size. Both must
-    succeed or fail clearly, and afterwards the definition has the drive *and* the memory."""
+    """ROUNDS rounds; in each, two module processes at (nearly) the same moment: one
+    attaches a cdrom drive to the persistent definition (even rounds) or detaches it
+    (odd rounds), the other redefines the domain with this round's memory size. A lost
+    update is a task that reported success whose change is not in the definition
+    afterwards. The device task starts from 100 ms before to 400 ms after the other (a
+    fixed pseudo-random series; it reaches libvirt after about 0.55 s, the define task
+    reads at about 0.6-0.8 s and defines 100-200 ms later), so its change lands before,
+    inside and after the other task's read-compare-define window."""
+    import random
+    shifts = random.Random(18)
     conn = connect()
     name = unique('race')
-    lost = []
+    base = noos_xml(name, extra=BIG)
+    lost, failed, guard, overlapped = [], [], 0, 0
+    started = time.monotonic()
     try:
-        conn.defineXML(noos_xml(name))
-        for round_, (letter, mib) in enumerate(zip('bcd', (80, 96, 112))):
-            xml = noos_xml(name).replace('<memory unit=\'MiB\'>64</memory>', '<memory unit=\'MiB\'>%d</memory>' % mib)
-            procs = [
-                _module_process(tmp_path, 'dev%d' % round_, 'virt_domain_device',
-                                dict(name=name, xml=DISK % letter, affect=['config'])),
-                _module_process(tmp_path, 'def%d' % round_, 'virt_domain_state', dict(xml=xml, state='present')),
-            ]
-            results = [_result(p) for p in procs]
-            for result in results:
+        conn.defineXML(base)
+        for round_ in range(ROUNDS):
+            mib = 72 + 8 * (round_ % 6)
+            attach = round_ % 2 == 0
+            xml = base.replace("<memory unit='MiB'>64</memory>", "<memory unit='MiB'>%d</memory>" % mib)
+            shift = shifts.uniform(-0.1, 0.4)
+            launch = [
+                lambda: _module_process(tmp_path, 'def%d' % round_, 'virt_domain_state', dict(xml=xml, state='present')),
+                lambda: _module_process(tmp_path, 'dev%d' % round_, 'virt_domain_device',
+                                        dict(name=name, xml=DISK % 'b', affect=['config'],
+                                             state='present' if attach else 'absent'))]
+            first = launch[0 if shift >= 0 else 1]()
+            time.sleep(abs(shift))
+            second = launch[1 if shift >= 0 else 0]()
+            define, device = (first, second) if shift >= 0 else (second, first)
+            results = dict(define=_result(define), device=_result(device))
+            for which, result in results.items():
                 if result.get('failed'):
                     assert '\n' not in result['msg'] and result['msg'], result
+                    failed.append('round %d %s: %s' % (round_, which, result['msg']))
+            warned = [w for w in results['define'].get('warnings', []) if GUARD_WARNING in json.dumps(w)]
+            guard += len(warned)
+            overlapped += bool(warned)
             inactive = conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-            if not results[0].get('failed') and "dev='hd%s'" % letter not in inactive:
-                lost.append('round %d: the attached drive hd%s was lost' % (round_, letter))
-            if not results[1].get('failed') and '>%d<' % (mib * 1024) not in inactive:
+            if not results['device'].get('failed') and ("dev='hdb'" in inactive) is not attach:
+                lost.append('round %d: the drive %s was lost' % (round_, 'attached' if attach else 'detach'))
+            if not results['define'].get('failed') and '>%d<' % (mib * 1024) not in inactive:
                 lost.append('round %d: the memory %d MiB was lost' % (round_, mib))
-        # Runs after the race: every task that reported success must still be reflected.
+        print('lost-update race: %d rounds (%d tasks) in %.1f s, lost updates: %d, re-read guard fired in %d '
+              'rounds (%d times), failed clearly: %d'
+              % (ROUNDS, 2 * ROUNDS, time.monotonic() - started, len(lost), overlapped, guard, len(failed)))
         assert lost == [], lost
+        # the guard fails only when the definition changes twice within one task, which one
+        # writer at a time cannot do
+        assert failed == [], failed
         # And both states are stable: converging again changes nothing.
+        final_mib = 72 + 8 * ((ROUNDS - 1) % 6)
         final = _result(_module_process(tmp_path, 'final', 'virt_domain_state',
-                                        dict(xml=noos_xml(name).replace("64</memory>", "112</memory>"),
+                                        dict(xml=base.replace("64</memory>", "%d</memory>" % final_mib),
                                              state='present')))
         assert not final.get('failed') and not final['changed'], final
     finally:
